@@ -1,0 +1,123 @@
+"""Queue priority: a transparent score anyone at the desk can explain in one line.
+
+Score = minutes waited + points for urgency, age and pregnancy. Because waiting keeps adding
+points, a routine patient overtakes a newly arrived urgent one after a while, so nobody starves;
+an emergency is always first.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from desktop.domain.appointments import Urgency
+from desktop.domain.errors import InvalidTransition
+
+
+class TokenStatus(StrEnum):
+    WAITING = "waiting"
+    CALLED = "called"
+    IN_CONSULTATION = "in_consultation"
+    COMPLETED = "completed"
+    SKIPPED = "skipped"
+    NO_SHOW = "no_show"
+    CANCELLED = "cancelled"
+
+
+T = TokenStatus
+TOKEN_TRANSITIONS: dict[TokenStatus, frozenset[TokenStatus]] = {
+    T.WAITING: frozenset({T.CALLED, T.CANCELLED}),
+    T.CALLED: frozenset({T.IN_CONSULTATION, T.SKIPPED, T.NO_SHOW, T.WAITING}),
+    # A skipped patient who comes back goes back into the queue, keeping the time already waited.
+    T.SKIPPED: frozenset({T.WAITING, T.NO_SHOW, T.CANCELLED}),
+    T.IN_CONSULTATION: frozenset({T.COMPLETED}),
+    T.COMPLETED: frozenset(),
+    T.NO_SHOW: frozenset(),
+    T.CANCELLED: frozenset(),
+}
+
+TOKEN_PRECEDENCE: dict[TokenStatus, int] = {
+    T.WAITING: 0,
+    T.CALLED: 1,
+    T.SKIPPED: 2,
+    T.CANCELLED: 3,
+    T.NO_SHOW: 3,
+    T.IN_CONSULTATION: 4,
+    T.COMPLETED: 5,
+}
+
+URGENCY_POINTS = {Urgency.ROUTINE: 0, Urgency.SOON: 20, Urgency.URGENT: 45, Urgency.EMERGENCY: 1000}
+ELDERLY_AGE, ELDERLY_POINTS = 75, 15
+CHILD_AGE, CHILD_POINTS = 5, 15
+PREGNANCY_POINTS = 15
+DEFAULT_CONSULTATION_MINUTES = 12.0
+
+
+def check_token_transition(current: str, target: str) -> TokenStatus:
+    now, new = TokenStatus(current), TokenStatus(target)
+    if new not in TOKEN_TRANSITIONS[now]:
+        raise InvalidTransition(
+            f"A token that is {now.value.replace('_', ' ')} cannot become {new.value.replace('_', ' ')}.",
+            field="status",
+        )
+    return new
+
+
+@dataclass(frozen=True, slots=True)
+class QueueEntry:
+    token_id: str
+    code: str
+    issued_at: datetime
+    urgency: Urgency = Urgency.ROUTINE
+    age_years: int | None = None
+    pregnant: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Priority:
+    score: int
+    parts: tuple[tuple[str, int], ...]  # (reason, points), for the one-line explanation
+
+
+def priority(entry: QueueEntry, now: datetime) -> Priority:
+    waited = max(0, int((now - entry.issued_at).total_seconds() // 60))
+    parts: list[tuple[str, int]] = [(f"waited {waited} min", waited)]
+    urgency_points = URGENCY_POINTS[Urgency(entry.urgency)]
+    if urgency_points:
+        parts.append((Urgency(entry.urgency).value, urgency_points))
+    if entry.age_years is not None and entry.age_years >= ELDERLY_AGE:
+        parts.append((f"aged {entry.age_years}", ELDERLY_POINTS))
+    elif entry.age_years is not None and entry.age_years < CHILD_AGE:
+        parts.append((f"child aged {entry.age_years}", CHILD_POINTS))
+    if entry.pregnant:
+        parts.append(("pregnant", PREGNANCY_POINTS))
+    return Priority(sum(p for _, p in parts), tuple(parts))
+
+
+def order(entries: Sequence[QueueEntry], now: datetime) -> list[tuple[QueueEntry, Priority]]:
+    """Highest score first; ties go to whoever came first."""
+    ranked = [(e, priority(e, now)) for e in entries]
+    ranked.sort(key=lambda ep: (-ep[1].score, ep[0].issued_at, ep[0].code))
+    return ranked
+
+
+def ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def explain(entry: QueueEntry, prio: Priority, position: int) -> str:
+    """E.g. `A-017 is 3rd: waited 25 min (+25), urgent (+45), aged 78 (+15) = 85 points`."""
+    reasons = ", ".join(f"{reason} (+{points})" for reason, points in prio.parts)
+    return f"{entry.code} is {ordinal(position)}: {reasons} = {prio.score} points"
+
+
+def estimate_wait_minutes(ahead: int, recent_minutes: Sequence[float], doctors: int = 1) -> int:
+    """Minutes until a patient with `ahead` people before them is seen, from recent visit lengths."""
+    typical = statistics.median(recent_minutes) if recent_minutes else DEFAULT_CONSULTATION_MINUTES
+    rounds = math.ceil(ahead / max(1, doctors))
+    return int(round(rounds * typical))

@@ -1,0 +1,72 @@
+"""SQLite engines: WAL, foreign keys, busy timeout; writers take the lock up front.
+
+Writers start with `BEGIN IMMEDIATE`: a deferred transaction that reads and then writes can
+fail at once with "database is locked" when another writer committed in between, whatever the
+busy timeout. Readers keep plain `BEGIN`, so the UI reads while the sync worker writes (WAL).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+BUSY_TIMEOUT_MS = 10_000
+
+
+def _sqlite_engine(path: Path, *, begin: str) -> Engine:
+    engine = create_engine(
+        f"sqlite+pysqlite:///{path}",
+        connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+        pool_size=4,
+        max_overflow=8,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        # NORMAL in WAL mode survives any process crash; only a power cut can lose the last
+        # commits. FULL costs an fsync per booking (see docs/store.md).
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql(begin)
+
+    return engine
+
+
+@dataclass
+class Database:
+    """The two engines over one SQLite file and their session factories."""
+
+    path: Path
+    writer: Engine
+    reader: Engine
+    write_session: sessionmaker[Session]
+    read_session: sessionmaker[Session]
+
+    @classmethod
+    def open(cls, path: Path, *, session_class: type[Session] = Session) -> Database:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        writer = _sqlite_engine(path, begin="BEGIN IMMEDIATE")
+        reader = _sqlite_engine(path, begin="BEGIN")
+        return cls(
+            path,
+            writer,
+            reader,
+            sessionmaker(writer, class_=session_class, expire_on_commit=False),
+            sessionmaker(reader, expire_on_commit=False),
+        )
+
+    def dispose(self) -> None:
+        self.writer.dispose()
+        self.reader.dispose()

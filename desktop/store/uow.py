@@ -1,0 +1,160 @@
+"""The unit of work: one transaction per user action, with its sync journal ops inside it.
+
+Journaling is done by the session itself, just before each flush: every new, changed or
+tombstoned synced row gets a `sync_journal` op (create: all fields; update: only the changed
+ones) stamped with the device's hybrid logical clock. A service cannot forget to journal, and
+the op commits or rolls back with the change. Services may label an op with a domain action
+(`book`, `check_in`, `call_token`...) through `UnitOfWork.label`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from sqlalchemy import event, inspect
+from sqlalchemy.orm import Session
+
+from desktop.domain.ids import new_id
+from desktop.store.codec import data_fields, encode, snapshot
+from desktop.store.models import JournalOp, Synced
+
+if TYPE_CHECKING:
+    from desktop.domain.clock import HybridLogicalClock
+
+M = TypeVar("M", bound=Synced)
+
+JOURNAL_KEY = "journal"  # session.info: a Journal, or absent when applying pulled changes
+
+
+class Journal:
+    """Per-transaction journaling state kept in `session.info`."""
+
+    def __init__(self, clock: HybridLogicalClock):
+        self.clock = clock
+        self.labels: dict[int, str] = {}
+        self.ops: list[JournalOp] = []
+
+
+class JournalingSession(Session):
+    pass
+
+
+@event.listens_for(JournalingSession, "before_flush")
+def _journal_changes(session: Session, _ctx: Any, _instances: Any) -> None:
+    journal: Journal | None = session.info.get(JOURNAL_KEY)
+    if journal is None:
+        return
+    for obj in list(session.new):
+        if isinstance(obj, Synced):
+            _record(session, journal, obj, journal.labels.pop(id(obj), "create"), snapshot(obj))
+    for obj in list(session.dirty):
+        if not isinstance(obj, Synced) or obj in session.new:
+            continue
+        changed = _changed_fields(obj)
+        if not changed:
+            continue
+        default = "delete" if changed.get("deleted") is True else "update"
+        _record(session, journal, obj, journal.labels.pop(id(obj), default), changed)
+    for obj in session.deleted:
+        if isinstance(obj, Synced):
+            raise RuntimeError(f"{obj.__entity__} rows are never deleted: set deleted=True instead")
+
+
+def _changed_fields(obj: Synced) -> dict[str, Any]:
+    state = inspect(obj)
+    fields = data_fields(type(obj))
+    out: dict[str, Any] = {}
+    for attr in state.attrs:
+        if attr.key in fields and attr.history.has_changes():
+            added = attr.history.added
+            value = added[0] if added else None
+            if attr.history.deleted and attr.history.deleted[0] == value:
+                continue
+            out[attr.key] = encode(value)
+    return out
+
+
+def _record(
+    session: Session, journal: Journal, obj: Synced, action: str, data: dict[str, Any]
+) -> None:
+    stamp = journal.clock.now()
+    obj.hlc = stamp
+    op = JournalOp(
+        op_id=new_id(),
+        entity=obj.__entity__,
+        entity_id=obj.id,
+        action=action,
+        base_version=obj.version or 0,
+        data=data,
+        hlc=stamp,
+        status="pending",
+    )
+    session.add(op)
+    journal.ops.append(op)
+
+
+class UnitOfWork:
+    """`with store.unit_of_work() as uow:` — commits on success, rolls back on any exception."""
+
+    def __init__(
+        self,
+        session_factory: Callable[[], Session],
+        clock: HybridLogicalClock,
+        *,
+        now: Callable[[], datetime],
+        on_commit: Callable[[list[JournalOp]], None] | None = None,
+    ):
+        self._factory = session_factory
+        self._clock = clock
+        self._now = now
+        self._on_commit = on_commit
+        self.session: Session
+        self._journal: Journal
+
+    def __enter__(self) -> UnitOfWork:
+        self.session = self._factory()
+        self._journal = Journal(self._clock)
+        self.session.info[JOURNAL_KEY] = self._journal
+        self.session.begin()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            if exc_type is None:
+                self.session.commit()
+            else:
+                self.session.rollback()
+        finally:
+            self.session.close()
+        if exc_type is None and self._on_commit and self._journal.ops:
+            self._on_commit(self._journal.ops)
+
+    def now(self) -> datetime:
+        return self._now()
+
+    def add(self, obj: M, *, action: str = "create") -> M:
+        """Add a new synced row (giving it a UUIDv7 if it has no id) and label its create op."""
+        if not obj.id:
+            obj.id = new_id()
+        self._journal.labels[id(obj)] = action
+        self.session.add(obj)
+        return obj
+
+    def label(self, obj: Synced, action: str) -> None:
+        """Name the domain action of `obj`'s next journal op (`check_in`, `call_token`, ...)."""
+        self._journal.labels[id(obj)] = action
+
+    def flush(self) -> None:
+        self.session.flush()
+
+    @property
+    def ops(self) -> list[JournalOp]:
+        return list(self._journal.ops)
