@@ -24,9 +24,7 @@ def parse_hlc(stamp: str) -> tuple[int, int, str]:
 class HybridLogicalClock:
     """Thread-safe HLC for one device. `now()` stamps a local event; `observe()` absorbs a remote one."""
 
-    def __init__(
-        self, node: str, *, wall_ms: Callable[[], int] | None = None, last: str | None = None
-    ):
+    def __init__(self, node: str, *, wall_ms: Callable[[], int] | None = None, last: str | None = None):
         self.node = node
         self._wall_ms = wall_ms or (lambda: time.time_ns() // 1_000_000)
         self._lock = threading.Lock()

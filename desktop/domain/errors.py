@@ -10,9 +10,7 @@ class ClinicError(Exception):
 
     code = "error"
 
-    def __init__(
-        self, message: str, *, field: str | None = None, details: dict[str, Any] | None = None
-    ):
+    def __init__(self, message: str, *, field: str | None = None, details: dict[str, Any] | None = None):
         super().__init__(message)
         self.message = message
         self.field = field

@@ -68,6 +68,4 @@ class DuplicateKeys:
 
 
 def duplicate_keys(full_name: str, birth_date: date, phone_e164: str | None) -> DuplicateKeys:
-    return DuplicateKeys(
-        (name_key(full_name), birth_date), (phone_e164, birth_date) if phone_e164 else None
-    )
+    return DuplicateKeys((name_key(full_name), birth_date), (phone_e164, birth_date) if phone_e164 else None)

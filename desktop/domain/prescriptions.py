@@ -52,9 +52,7 @@ def validate_medicines(items: Sequence[Mapping[str, Any]]) -> list[dict[str, str
     if not items:
         raise InvalidInput("Add at least one medicine.", field="medicines")
     if len(items) > MAX_MEDICINES:
-        raise InvalidInput(
-            f"A prescription holds at most {MAX_MEDICINES} medicines.", field="medicines"
-        )
+        raise InvalidInput(f"A prescription holds at most {MAX_MEDICINES} medicines.", field="medicines")
     out: list[dict[str, str]] = []
     for i, raw in enumerate(items):
         if not isinstance(raw, Mapping):
@@ -62,9 +60,7 @@ def validate_medicines(items: Sequence[Mapping[str, Any]]) -> list[dict[str, str
         values = {k: str(raw.get(k) or "").strip() for k in Medicine.__dataclass_fields__}
         for key in _REQUIRED:
             if not values[key]:
-                raise InvalidInput(
-                    f"Medicine {i + 1}: the {key} is missing.", field=f"medicines[{i}].{key}"
-                )
+                raise InvalidInput(f"Medicine {i + 1}: the {key} is missing.", field=f"medicines[{i}].{key}")
         if values["route"].lower() not in ROUTES:
             raise InvalidInput(
                 f"Medicine {i + 1}: unknown route '{values['route']}'.",

@@ -120,4 +120,4 @@ def estimate_wait_minutes(ahead: int, recent_minutes: Sequence[float], doctors: 
     """Minutes until a patient with `ahead` people before them is seen, from recent visit lengths."""
     typical = statistics.median(recent_minutes) if recent_minutes else DEFAULT_CONSULTATION_MINUTES
     rounds = math.ceil(ahead / max(1, doctors))
-    return int(round(rounds * typical))
+    return round(rounds * typical)

@@ -84,9 +84,7 @@ class Slot:
         return self.capacity - self.taken
 
 
-def validate_window(
-    start: time, end: time, *, slot_minutes: int, capacity: int, buffer_minutes: int
-) -> None:
+def validate_window(start: time, end: time, *, slot_minutes: int, capacity: int, buffer_minutes: int) -> None:
     if end <= start:
         raise InvalidInput("The end of working hours must be after the start.", field="end")
     if not 5 <= slot_minutes <= 240:
@@ -140,9 +138,7 @@ def free_slots(
         if not windows:
             continue
         day_start, day_end = day_bounds(day, tz)
-        day_booked = booked[
-            bisect.bisect_left(starts, day_start) : bisect.bisect_left(starts, day_end)
-        ]
+        day_booked = booked[bisect.bisect_left(starts, day_start) : bisect.bisect_left(starts, day_end)]
         caps = [w.daily_cap for w in windows if w.daily_cap is not None]
         if caps and len(day_booked) >= min(caps):
             continue

@@ -178,9 +178,7 @@ class WaitlistEntry(Synced, Base):
     clinician_id: Mapped[str] = mapped_column(ForeignKey("clinician.id"), index=True)
     earliest: Mapped[date] = mapped_column(Date)
     latest: Mapped[date] = mapped_column(Date)
-    status: Mapped[str] = mapped_column(
-        String(10), default="waiting"
-    )  # waiting|offered|booked|cancelled
+    status: Mapped[str] = mapped_column(String(10), default="waiting")  # waiting|offered|booked|cancelled
     offered_start: Mapped[datetime | None] = mapped_column(UTCDateTime)
     offer_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     appointment_id: Mapped[str | None] = mapped_column(ID)
@@ -274,9 +272,7 @@ class Reminder(Synced, Base):
     patient_id: Mapped[str] = mapped_column(ForeignKey("patient.id"))
     channel: Mapped[str] = mapped_column(String(10))  # sms | email
     due_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
-    status: Mapped[str] = mapped_column(
-        String(10), default="pending"
-    )  # pending|sent|failed|cancelled
+    status: Mapped[str] = mapped_column(String(10), default="pending")  # pending|sent|failed|cancelled
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 

@@ -77,9 +77,7 @@ def _changed_fields(obj: Synced) -> dict[str, Any]:
     return out
 
 
-def _record(
-    session: Session, journal: Journal, obj: Synced, action: str, data: dict[str, Any]
-) -> None:
+def _record(session: Session, journal: Journal, obj: Synced, action: str, data: dict[str, Any]) -> None:
     stamp = journal.clock.now()
     obj.hlc = stamp
     op = JournalOp(

@@ -86,9 +86,7 @@ def upgrade() -> None:
         sa.Column("hlc", sa.String(length=64), server_default="", nullable=False),
         sa.Column("deleted", sa.Boolean(), server_default=sa.text("(false)"), nullable=False),
         sa.Column("updated_at", desktop.store.types.UTCDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["clinic_id"], ["clinic.id"], name=op.f("fk_audit_event_clinic_id_clinic")
-        ),
+        sa.ForeignKeyConstraint(["clinic_id"], ["clinic.id"], name=op.f("fk_audit_event_clinic_id_clinic")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_event")),
     )
     with op.batch_alter_table("audit_event", schema=None) as batch_op:
@@ -109,9 +107,7 @@ def upgrade() -> None:
         sa.Column("hlc", sa.String(length=64), server_default="", nullable=False),
         sa.Column("deleted", sa.Boolean(), server_default=sa.text("(false)"), nullable=False),
         sa.Column("updated_at", desktop.store.types.UTCDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["clinic_id"], ["clinic.id"], name=op.f("fk_clinician_clinic_id_clinic")
-        ),
+        sa.ForeignKeyConstraint(["clinic_id"], ["clinic.id"], name=op.f("fk_clinician_clinic_id_clinic")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_clinician")),
         sa.UniqueConstraint("username", name=op.f("uq_clinician_username")),
     )
@@ -137,9 +133,7 @@ def upgrade() -> None:
         sa.Column("hlc", sa.String(length=64), server_default="", nullable=False),
         sa.Column("deleted", sa.Boolean(), server_default=sa.text("(false)"), nullable=False),
         sa.Column("updated_at", desktop.store.types.UTCDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["clinic_id"], ["clinic.id"], name=op.f("fk_patient_clinic_id_clinic")
-        ),
+        sa.ForeignKeyConstraint(["clinic_id"], ["clinic.id"], name=op.f("fk_patient_clinic_id_clinic")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_patient")),
         sa.UniqueConstraint("code", name=op.f("uq_patient_code")),
     )
@@ -147,9 +141,7 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_patient_name_key_birth", ["clinic_id", "name_key", "birth_date"], unique=False
         )
-        batch_op.create_index(
-            "ix_patient_phone_birth", ["clinic_id", "phone", "birth_date"], unique=False
-        )
+        batch_op.create_index("ix_patient_phone_birth", ["clinic_id", "phone", "birth_date"], unique=False)
 
     op.create_table(
         "sync_conflict",
@@ -173,9 +165,7 @@ def upgrade() -> None:
         sa.Column("hlc", sa.String(length=64), server_default="", nullable=False),
         sa.Column("deleted", sa.Boolean(), server_default=sa.text("(false)"), nullable=False),
         sa.Column("updated_at", desktop.store.types.UTCDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["clinic_id"], ["clinic.id"], name=op.f("fk_sync_conflict_clinic_id_clinic")
-        ),
+        sa.ForeignKeyConstraint(["clinic_id"], ["clinic.id"], name=op.f("fk_sync_conflict_clinic_id_clinic")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_sync_conflict")),
     )
     with op.batch_alter_table("sync_conflict", schema=None) as batch_op:
@@ -204,9 +194,7 @@ def upgrade() -> None:
         sa.Column("hlc", sa.String(length=64), server_default="", nullable=False),
         sa.Column("deleted", sa.Boolean(), server_default=sa.text("(false)"), nullable=False),
         sa.Column("updated_at", desktop.store.types.UTCDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["clinic_id"], ["clinic.id"], name=op.f("fk_appointment_clinic_id_clinic")
-        ),
+        sa.ForeignKeyConstraint(["clinic_id"], ["clinic.id"], name=op.f("fk_appointment_clinic_id_clinic")),
         sa.ForeignKeyConstraint(
             ["clinician_id"], ["clinician.id"], name=op.f("fk_appointment_clinician_id_clinician")
         ),
@@ -217,12 +205,8 @@ def upgrade() -> None:
         sa.UniqueConstraint("code", name=op.f("uq_appointment_code")),
     )
     with op.batch_alter_table("appointment", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_appointment_doctor_start", ["clinician_id", "starts_at"], unique=False
-        )
-        batch_op.create_index(
-            "ix_appointment_patient_start", ["patient_id", "starts_at"], unique=False
-        )
+        batch_op.create_index("ix_appointment_doctor_start", ["clinician_id", "starts_at"], unique=False)
+        batch_op.create_index("ix_appointment_patient_start", ["patient_id", "starts_at"], unique=False)
         batch_op.create_index(
             "uq_appointment_slot_seat",
             ["clinician_id", "starts_at", "seat"],
@@ -255,18 +239,14 @@ def upgrade() -> None:
         sa.Column("hlc", sa.String(length=64), server_default="", nullable=False),
         sa.Column("deleted", sa.Boolean(), server_default=sa.text("(false)"), nullable=False),
         sa.Column("updated_at", desktop.store.types.UTCDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["clinic_id"], ["clinic.id"], name=op.f("fk_availability_clinic_id_clinic")
-        ),
+        sa.ForeignKeyConstraint(["clinic_id"], ["clinic.id"], name=op.f("fk_availability_clinic_id_clinic")),
         sa.ForeignKeyConstraint(
             ["clinician_id"], ["clinician.id"], name=op.f("fk_availability_clinician_id_clinician")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_availability")),
     )
     with op.batch_alter_table("availability", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_availability_clinician_id"), ["clinician_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_availability_clinician_id"), ["clinician_id"], unique=False)
 
     op.create_table(
         "queue_token",
@@ -298,9 +278,7 @@ def upgrade() -> None:
             ["appointment.id"],
             name=op.f("fk_queue_token_appointment_id_appointment"),
         ),
-        sa.ForeignKeyConstraint(
-            ["clinic_id"], ["clinic.id"], name=op.f("fk_queue_token_clinic_id_clinic")
-        ),
+        sa.ForeignKeyConstraint(["clinic_id"], ["clinic.id"], name=op.f("fk_queue_token_clinic_id_clinic")),
         sa.ForeignKeyConstraint(
             ["clinician_id"], ["clinician.id"], name=op.f("fk_queue_token_clinician_id_clinician")
         ),
@@ -317,9 +295,7 @@ def upgrade() -> None:
         ),
     )
     with op.batch_alter_table("queue_token", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_queue_token_day_status", ["clinic_id", "day", "status"], unique=False
-        )
+        batch_op.create_index("ix_queue_token_day_status", ["clinic_id", "day", "status"], unique=False)
 
     op.create_table(
         "reminder",
@@ -340,18 +316,12 @@ def upgrade() -> None:
             ["appointment.id"],
             name=op.f("fk_reminder_appointment_id_appointment"),
         ),
-        sa.ForeignKeyConstraint(
-            ["clinic_id"], ["clinic.id"], name=op.f("fk_reminder_clinic_id_clinic")
-        ),
-        sa.ForeignKeyConstraint(
-            ["patient_id"], ["patient.id"], name=op.f("fk_reminder_patient_id_patient")
-        ),
+        sa.ForeignKeyConstraint(["clinic_id"], ["clinic.id"], name=op.f("fk_reminder_clinic_id_clinic")),
+        sa.ForeignKeyConstraint(["patient_id"], ["patient.id"], name=op.f("fk_reminder_patient_id_patient")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_reminder")),
     )
     with op.batch_alter_table("reminder", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_reminder_appointment_id"), ["appointment_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_reminder_appointment_id"), ["appointment_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_reminder_due_at"), ["due_at"], unique=False)
 
     op.create_table(
@@ -378,9 +348,7 @@ def upgrade() -> None:
             ["appointment.id"],
             name=op.f("fk_consultation_appointment_id_appointment"),
         ),
-        sa.ForeignKeyConstraint(
-            ["clinic_id"], ["clinic.id"], name=op.f("fk_consultation_clinic_id_clinic")
-        ),
+        sa.ForeignKeyConstraint(["clinic_id"], ["clinic.id"], name=op.f("fk_consultation_clinic_id_clinic")),
         sa.ForeignKeyConstraint(
             ["clinician_id"], ["clinician.id"], name=op.f("fk_consultation_clinician_id_clinician")
         ),
@@ -393,9 +361,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_consultation")),
     )
     with op.batch_alter_table("consultation", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_consultation_patient_id"), ["patient_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_consultation_patient_id"), ["patient_id"], unique=False)
 
     op.create_table(
         "chat_message",
@@ -410,9 +376,7 @@ def upgrade() -> None:
         sa.Column("hlc", sa.String(length=64), server_default="", nullable=False),
         sa.Column("deleted", sa.Boolean(), server_default=sa.text("(false)"), nullable=False),
         sa.Column("updated_at", desktop.store.types.UTCDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["clinic_id"], ["clinic.id"], name=op.f("fk_chat_message_clinic_id_clinic")
-        ),
+        sa.ForeignKeyConstraint(["clinic_id"], ["clinic.id"], name=op.f("fk_chat_message_clinic_id_clinic")),
         sa.ForeignKeyConstraint(
             ["consultation_id"],
             ["consultation.id"],
@@ -446,9 +410,7 @@ def upgrade() -> None:
         sa.Column("hlc", sa.String(length=64), server_default="", nullable=False),
         sa.Column("deleted", sa.Boolean(), server_default=sa.text("(false)"), nullable=False),
         sa.Column("updated_at", desktop.store.types.UTCDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["clinic_id"], ["clinic.id"], name=op.f("fk_prescription_clinic_id_clinic")
-        ),
+        sa.ForeignKeyConstraint(["clinic_id"], ["clinic.id"], name=op.f("fk_prescription_clinic_id_clinic")),
         sa.ForeignKeyConstraint(
             ["clinician_id"], ["clinician.id"], name=op.f("fk_prescription_clinician_id_clinician")
         ),
@@ -463,9 +425,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_prescription")),
     )
     with op.batch_alter_table("prescription", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_prescription_patient_id"), ["patient_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_prescription_patient_id"), ["patient_id"], unique=False)
 
     # ### end Alembic commands ###
 

@@ -28,9 +28,7 @@ def upgrade() -> None:
         sa.Column("latest", sa.Date(), nullable=False),
         sa.Column("status", sa.String(length=10), nullable=False),
         sa.Column("offered_start", desktop.store.types.UTCDateTime(timezone=True), nullable=True),
-        sa.Column(
-            "offer_expires_at", desktop.store.types.UTCDateTime(timezone=True), nullable=True
-        ),
+        sa.Column("offer_expires_at", desktop.store.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("appointment_id", sa.String(length=36), nullable=True),
         sa.Column("joined_at", desktop.store.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("id", sa.String(length=36), nullable=False),
@@ -52,9 +50,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_waitlist_entry")),
     )
     with op.batch_alter_table("waitlist_entry", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_waitlist_entry_clinician_id"), ["clinician_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_waitlist_entry_clinician_id"), ["clinician_id"], unique=False)
 
 
 def downgrade() -> None:
