@@ -54,6 +54,29 @@ def decode(model: type[Synced], data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+@cache
+def _defaults(model: type[Synced]) -> dict[str, Any]:
+    """Python-side column defaults, which SQLAlchemy would only apply inside the INSERT."""
+    out: dict[str, Any] = {}
+    for column in inspect(model).columns:
+        default = column.default
+        if default is not None and column.key in data_fields(model):
+            out[column.key] = default
+    return out
+
+
 def snapshot(obj: Synced) -> dict[str, Any]:
-    """Every data field of a row, encoded: the `data` of a create op."""
-    return {key: encode(getattr(obj, key)) for key in sorted(data_fields(type(obj)))}
+    """Every data field of a new row, encoded: the `data` of a create op.
+
+    Unset fields get their column default here, on the object too, so the row and its op agree.
+    """
+    defaults = _defaults(type(obj))
+    out: dict[str, Any] = {}
+    for key in sorted(data_fields(type(obj))):
+        value = getattr(obj, key)
+        if value is None and key in defaults:
+            default = defaults[key]
+            value = default.arg if default.is_scalar else default.arg(None)
+            setattr(obj, key, value)
+        out[key] = encode(value)
+    return out

@@ -43,7 +43,13 @@ class LocalStore:
         self.clock = HybridLogicalClock(self.device_id, last=last)
 
     def unit_of_work(self) -> UnitOfWork:
-        return UnitOfWork(self.db.write_session, self.clock, now=self.now, on_commit=self._committed)
+        return UnitOfWork(
+            self.db.write_session,
+            self.clock,
+            now=self.now,
+            device_id=self.device_id,
+            on_commit=self._committed,
+        )
 
     @contextmanager
     def reading(self) -> Iterator[Session]:

@@ -103,11 +103,13 @@ class UnitOfWork:
         clock: HybridLogicalClock,
         *,
         now: Callable[[], datetime],
+        device_id: str = "",
         on_commit: Callable[[list[JournalOp]], None] | None = None,
     ):
         self._factory = session_factory
         self._clock = clock
         self._now = now
+        self.device_id = device_id
         self._on_commit = on_commit
         self.session: Session
         self._journal: Journal

@@ -1,0 +1,237 @@
+"""A doctor's calendar: weekly hours, breaks, leave; and turning it into free slots."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, datetime, time, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from desktop.domain.appointments import ACTIVE_STATUSES
+from desktop.domain.errors import InvalidInput
+from desktop.domain.roles import Role, require
+from desktop.domain.scheduling import (
+    Break,
+    ClinicCalendar,
+    DoctorSchedule,
+    Leave,
+    Slot,
+    WorkingHours,
+    day_bounds,
+    free_slots,
+    validate_window,
+)
+from desktop.services.common import Actor, clinic_zone, current_clinic, get
+from desktop.store.models import Appointment, Availability, Clinic, Clinician
+from desktop.store.uow import UnitOfWork
+
+_ACTIVE = [s.value for s in ACTIVE_STATUSES]
+
+
+def _doctor(uow: UnitOfWork, clinician_id: str) -> Clinician:
+    doctor = get(uow.session, Clinician, clinician_id)
+    if doctor.role != Role.DOCTOR:
+        raise InvalidInput(f"{doctor.name} is not a doctor.", field="clinician_id")
+    return doctor
+
+
+def _check_weekday(weekday: int) -> None:
+    if not 0 <= weekday <= 6:
+        raise InvalidInput("The weekday must be 0 (Monday) to 6 (Sunday).", field="weekday")
+
+
+def set_hours(
+    uow: UnitOfWork,
+    *,
+    actor: Actor,
+    clinician_id: str,
+    weekday: int,
+    start: time,
+    end: time,
+    slot_minutes: int = 15,
+    capacity: int = 1,
+    buffer_minutes: int = 0,
+    daily_cap: int | None = None,
+    valid_from: date | None = None,
+    valid_to: date | None = None,
+) -> Availability:
+    """Add a weekly working window. Overlapping windows on the same weekday are refused."""
+    require(actor.role, "availability.edit")
+    doctor = _doctor(uow, clinician_id)
+    _check_weekday(weekday)
+    validate_window(start, end, slot_minutes=slot_minutes, capacity=capacity, buffer_minutes=buffer_minutes)
+    if daily_cap is not None and daily_cap < 1:
+        raise InvalidInput("The daily cap must be at least 1.", field="daily_cap")
+    if valid_from and valid_to and valid_to < valid_from:
+        raise InvalidInput("'Valid to' is before 'valid from'.", field="valid_to")
+    for rule in _rules(uow.session, clinician_id, "hours"):
+        same_time = rule.weekday == weekday and rule.start_time < end and start < rule.end_time
+        if same_time and _periods_overlap(rule.valid_from, rule.valid_to, valid_from, valid_to):
+            raise InvalidInput(
+                f"These hours overlap {rule.start_time:%H:%M}–{rule.end_time:%H:%M} on the same day.",
+                field="start",
+            )
+    return uow.add(
+        Availability(
+            clinic_id=doctor.clinic_id,
+            clinician_id=doctor.id,
+            kind="hours",
+            weekday=weekday,
+            start_time=start,
+            end_time=end,
+            slot_minutes=slot_minutes,
+            capacity=capacity,
+            buffer_minutes=buffer_minutes,
+            daily_cap=daily_cap,
+            valid_from=valid_from,
+            valid_to=valid_to,
+        )
+    )
+
+
+def add_break(
+    uow: UnitOfWork, *, actor: Actor, clinician_id: str, weekday: int, start: time, end: time, note: str = ""
+) -> Availability:
+    require(actor.role, "availability.edit")
+    doctor = _doctor(uow, clinician_id)
+    _check_weekday(weekday)
+    if end <= start:
+        raise InvalidInput("The break must end after it starts.", field="end")
+    return uow.add(
+        Availability(
+            clinic_id=doctor.clinic_id,
+            clinician_id=doctor.id,
+            kind="break",
+            weekday=weekday,
+            start_time=start,
+            end_time=end,
+            note=note,
+        )
+    )
+
+
+def add_leave(
+    uow: UnitOfWork, *, actor: Actor, clinician_id: str, first_day: date, last_day: date, note: str = ""
+) -> Availability:
+    """Days off. Existing appointments in the period stay; `booking.affected_by_leave` lists them."""
+    require(actor.role, "availability.edit")
+    doctor = _doctor(uow, clinician_id)
+    if last_day < first_day:
+        raise InvalidInput("The leave must end on or after its first day.", field="last_day")
+    return uow.add(
+        Availability(
+            clinic_id=doctor.clinic_id,
+            clinician_id=doctor.id,
+            kind="leave",
+            valid_from=first_day,
+            valid_to=last_day,
+            note=note,
+        )
+    )
+
+
+def remove_rule(uow: UnitOfWork, *, actor: Actor, rule_id: str) -> None:
+    require(actor.role, "availability.edit")
+    get(uow.session, Availability, rule_id).deleted = True
+
+
+def _periods_overlap(a0: date | None, a1: date | None, b0: date | None, b1: date | None) -> bool:
+    return (a0 or date.min) <= (b1 or date.max) and (b0 or date.min) <= (a1 or date.max)
+
+
+def _rules(session: Session, clinician_id: str | None, kind: str | None = None) -> list[Availability]:
+    query = select(Availability).where(Availability.deleted.is_(False))
+    if clinician_id:
+        query = query.where(Availability.clinician_id == clinician_id)
+    if kind:
+        query = query.where(Availability.kind == kind)
+    return list(session.scalars(query))
+
+
+def build_schedules(rules: list[Availability]) -> dict[str, DoctorSchedule]:
+    hours: dict[str, list[WorkingHours]] = defaultdict(list)
+    breaks: dict[str, list[Break]] = defaultdict(list)
+    leave: dict[str, list[Leave]] = defaultdict(list)
+    for r in rules:
+        if r.kind == "hours" and r.weekday is not None and r.start_time and r.end_time:
+            hours[r.clinician_id].append(
+                WorkingHours(
+                    r.weekday,
+                    r.start_time,
+                    r.end_time,
+                    r.slot_minutes,
+                    r.capacity,
+                    r.buffer_minutes,
+                    r.daily_cap,
+                    r.valid_from,
+                    r.valid_to,
+                )
+            )
+        elif r.kind == "break" and r.weekday is not None and r.start_time and r.end_time:
+            breaks[r.clinician_id].append(Break(r.weekday, r.start_time, r.end_time))
+        elif r.kind == "leave" and r.valid_from and r.valid_to:
+            leave[r.clinician_id].append(Leave(r.valid_from, r.valid_to))
+    ids = hours.keys() | breaks.keys() | leave.keys()
+    return {cid: DoctorSchedule(cid, tuple(hours[cid]), tuple(breaks[cid]), tuple(leave[cid])) for cid in ids}
+
+
+def calendar_of(clinic: Clinic) -> ClinicCalendar:
+    return ClinicCalendar(
+        clinic_zone(clinic),
+        frozenset(date.fromisoformat(d) for d in clinic.holidays or ()),
+        timedelta(minutes=clinic.min_notice_minutes),
+    )
+
+
+def booked_intervals(
+    session: Session, clinician_ids: list[str], start: datetime, end: datetime, *, exclude: str | None = None
+) -> dict[str, list[tuple[int, int]]]:
+    """Each doctor's active appointments in [start, end) as sorted (start, end) epoch seconds."""
+    query = (
+        select(Appointment.clinician_id, Appointment.starts_at, Appointment.ends_at)
+        .where(
+            Appointment.clinician_id.in_(clinician_ids),
+            Appointment.starts_at < end,
+            Appointment.starts_at >= start - timedelta(hours=12),
+            Appointment.ends_at > start,
+            Appointment.status.in_(_ACTIVE),
+            Appointment.deleted.is_(False),
+        )
+        .order_by(Appointment.starts_at)
+    )
+    if exclude:
+        query = query.where(Appointment.id != exclude)
+    out: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    for cid, s, e in session.execute(query):
+        out[cid].append((int(s.timestamp()), int(e.timestamp())))
+    return out
+
+
+def find_free_slots(
+    session: Session,
+    *,
+    first_day: date,
+    last_day: date,
+    clinician_ids: list[str] | None = None,
+    now: datetime,
+    include_full: bool = False,
+    exclude_appointment: str | None = None,
+) -> dict[str, list[Slot]]:
+    """Free slots per doctor between two local days (inclusive), in the clinic's zone."""
+    clinic = current_clinic(session)
+    calendar = calendar_of(clinic)
+    schedules = build_schedules(_rules(session, None))
+    if clinician_ids is not None:
+        schedules = {cid: s for cid, s in schedules.items() if cid in clinician_ids}
+    if not schedules:
+        return {}
+    start = datetime.fromtimestamp(day_bounds(first_day, calendar.tz)[0]).astimezone()
+    end = datetime.fromtimestamp(day_bounds(last_day, calendar.tz)[1]).astimezone()
+    booked = booked_intervals(session, list(schedules), start, end, exclude=exclude_appointment)
+    return {
+        cid: free_slots(
+            schedule, calendar, first_day, last_day, booked.get(cid, ()), now=now, include_full=include_full
+        )
+        for cid, schedule in schedules.items()
+    }

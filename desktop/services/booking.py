@@ -1,0 +1,525 @@
+"""Booking, rescheduling, cancelling; accepting requests; recurring follow-ups; the waitlist.
+
+A slot has `capacity` seats; an active appointment claims one seat, and a partial unique index
+on (doctor, start, seat) makes the database refuse a second claim of the same seat. The checks
+before the insert give the friendly message; the index is what makes a double booking impossible.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import exists, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from desktop.domain.appointments import (
+    ACTIVE_STATUSES,
+    AppointmentStatus,
+    AppointmentType,
+    Urgency,
+    check_transition,
+    initial_status,
+)
+from desktop.domain.errors import BookingConflict, InvalidInput
+from desktop.domain.ids import human_code, new_id, normalise_code
+from desktop.domain.roles import Role, require
+from desktop.domain.scheduling import Slot, day_bounds
+from desktop.services import audit, reminders
+from desktop.services.availability import find_free_slots
+from desktop.services.common import Actor, clinic_zone, current_clinic, get, local_day, local_time_text
+from desktop.store.models import Appointment, Clinic, Clinician, Patient, WaitlistEntry
+from desktop.store.uow import UnitOfWork
+
+_ACTIVE = [s.value for s in ACTIVE_STATUSES]
+UNSLOTTED = (AppointmentType.WALK_IN, AppointmentType.EMERGENCY)
+UNSLOTTED_MINUTES = 15
+OFFER_HOLD = timedelta(hours=2)
+
+# Which permission each status change needs.
+_TRANSITION_PERMISSION = {
+    AppointmentStatus.CONFIRMED: "appointment.decide",
+    AppointmentStatus.REJECTED: "appointment.decide",
+    AppointmentStatus.CHECKED_IN: "appointment.check_in",
+    AppointmentStatus.IN_CONSULTATION: "consultation.write",
+    AppointmentStatus.COMPLETED: "consultation.write",
+    AppointmentStatus.CANCELLED: "appointment.manage",
+    AppointmentStatus.NO_SHOW: "appointment.manage",
+    AppointmentStatus.RESCHEDULED: "appointment.manage",
+}
+
+
+def _doctor(session: Session, clinician_id: str) -> Clinician:
+    doctor = get(session, Clinician, clinician_id)
+    if doctor.role != Role.DOCTOR or not doctor.active:
+        raise InvalidInput(f"{doctor.name} does not take appointments.", field="clinician_id")
+    return doctor
+
+
+def _patient(session: Session, patient_id: str) -> Patient:
+    patient = get(session, Patient, patient_id)
+    if patient.merged_into:
+        return get(session, Patient, patient.merged_into)
+    return patient
+
+
+def _slot_at(uow: UnitOfWork, doctor: Clinician, starts_at: datetime) -> Slot:
+    clinic = current_clinic(uow.session)
+    day = local_day(clinic, starts_at)
+    slots = find_free_slots(
+        uow.session,
+        first_day=day,
+        last_day=day,
+        clinician_ids=[doctor.id],
+        now=uow.now(),
+        include_full=True,
+    ).get(doctor.id, [])
+    for slot in slots:
+        if slot.start == starts_at:
+            if slot.free <= 0:
+                raise BookingConflict(
+                    f"{doctor.name} is fully booked at {local_time_text(clinic, starts_at)}."
+                    + _next_free_hint(clinic, slots, starts_at),
+                    field="starts_at",
+                    details={"next_free": _next_free_iso(slots, starts_at)},
+                )
+            return slot
+    raise BookingConflict(
+        f"{doctor.name} has no bookable slot at {local_time_text(clinic, starts_at)}."
+        + _next_free_hint(clinic, slots, starts_at),
+        field="starts_at",
+        details={"next_free": _next_free_iso(slots, starts_at)},
+    )
+
+
+def _next_free_iso(slots: list[Slot], after: datetime) -> str | None:
+    nxt = next((s for s in slots if s.start > after and s.free > 0), None)
+    return nxt.start.isoformat() if nxt else None
+
+
+def _next_free_hint(clinic: Clinic, slots: list[Slot], after: datetime) -> str:
+    nxt = next((s for s in slots if s.start > after and s.free > 0), None)
+    return f" Next free: {local_time_text(clinic, nxt.start)}." if nxt else ""
+
+
+def _check_patient_free(
+    session: Session, patient: Patient, start: datetime, end: datetime, clinic: Clinic
+) -> None:
+    clash = session.scalars(
+        select(Appointment).where(
+            Appointment.patient_id == patient.id,
+            Appointment.status.in_(_ACTIVE),
+            Appointment.deleted.is_(False),
+            Appointment.starts_at < end,
+            Appointment.ends_at > start,
+        )
+    ).first()
+    if clash is not None:
+        raise BookingConflict(
+            f"{patient.full_name} already has an appointment at "
+            f"{local_time_text(clinic, clash.starts_at)} ({clash.code}).",
+            field="starts_at",
+        )
+
+
+def _free_seat(session: Session, doctor_id: str, start: datetime, capacity: int) -> int:
+    taken = set(
+        session.scalars(
+            select(Appointment.seat).where(
+                Appointment.clinician_id == doctor_id,
+                Appointment.starts_at == start,
+                Appointment.status.in_(_ACTIVE),
+                Appointment.deleted.is_(False),
+                Appointment.seat.is_not(None),
+            )
+        )
+    )
+    return next(seat for seat in range(1, capacity + len(taken) + 2) if seat not in taken)
+
+
+def _insert_claiming_seat(uow: UnitOfWork, appointment: Appointment, doctor: Clinician) -> None:
+    """Flush the new appointment in a savepoint; a lost race on the seat becomes BookingConflict."""
+    try:
+        with uow.session.begin_nested():
+            uow.session.flush()
+    except IntegrityError:
+        raise BookingConflict(
+            f"Someone else just booked {doctor.name} at that time. Please pick another slot.",
+            field="starts_at",
+        ) from None
+
+
+def book(
+    uow: UnitOfWork,
+    *,
+    actor: Actor,
+    patient_id: str,
+    clinician_id: str,
+    starts_at: datetime | None = None,
+    kind: AppointmentType = AppointmentType.KIOSK,
+    urgency: Urgency = Urgency.ROUTINE,
+    reason: str = "",
+    series_id: str | None = None,
+    rescheduled_from: str | None = None,
+    status: AppointmentStatus | None = None,
+) -> Appointment:
+    """Book a slot (or, for walk-ins and emergencies, an unslotted visit now)."""
+    require(actor.role, "appointment.book")
+    kind, urgency = AppointmentType(kind), Urgency(urgency)
+    if actor.role is Role.KIOSK and kind not in (AppointmentType.KIOSK, AppointmentType.WALK_IN):
+        raise InvalidInput("The kiosk books kiosk and walk-in visits only.", field="kind")
+    if len(reason) > 300:
+        raise InvalidInput("Keep the reason under 300 characters.", field="reason")
+    session = uow.session
+    clinic = current_clinic(session)
+    doctor = _doctor(session, clinician_id)
+    patient = _patient(session, patient_id)
+    seat: int | None
+    if kind in UNSLOTTED:
+        start = starts_at or uow.now()
+        end = start + timedelta(minutes=UNSLOTTED_MINUTES)
+        seat = None
+    else:
+        if starts_at is None:
+            raise InvalidInput("Choose a time for the appointment.", field="starts_at")
+        if starts_at.tzinfo is None:
+            raise InvalidInput("The time must include its time zone.", field="starts_at")
+        slot = _slot_at(uow, doctor, starts_at)
+        start, end = slot.start, slot.end
+        seat = _free_seat(session, doctor.id, start, slot.capacity)
+    _check_patient_free(session, patient, start, end, clinic)
+    emergency = kind is AppointmentType.EMERGENCY or urgency is Urgency.EMERGENCY
+    appointment = uow.add(
+        Appointment(
+            clinic_id=clinic.id,
+            code=human_code("APT"),
+            clinician_id=doctor.id,
+            patient_id=patient.id,
+            starts_at=start,
+            ends_at=end,
+            seat=seat,
+            kind=kind.value,
+            urgency=Urgency.EMERGENCY.value if emergency else urgency.value,
+            emergency=emergency,
+            status=(status or initial_status(kind)).value,
+            reason=reason.strip(),
+            series_id=series_id,
+            rescheduled_from=rescheduled_from,
+            booked_by=uow.device_id or None,
+        ),
+        action="book",
+    )
+    _insert_claiming_seat(uow, appointment, doctor)
+    reminders.schedule(uow, appointment=appointment, patient=patient)
+    audit.record(
+        uow,
+        actor=actor,
+        clinic_id=clinic.id,
+        action="book",
+        entity="appointment",
+        entity_id=appointment.id,
+        patient_id=patient.id,
+        detail=f"{appointment.code} with {doctor.name} at {local_time_text(clinic, start)}",
+    )
+    return appointment
+
+
+def transition(
+    uow: UnitOfWork, *, actor: Actor, appointment_id: str, to: AppointmentStatus, note: str = ""
+) -> Appointment:
+    """Move an appointment along its state machine; illegal moves raise InvalidTransition."""
+    to = AppointmentStatus(to)
+    require(actor.role, _TRANSITION_PERMISSION.get(to, "appointment.manage"))
+    appointment = get(uow.session, Appointment, appointment_id)
+    check_transition(appointment.status, to)
+    appointment.status = to.value
+    if note:
+        appointment.status_note = note[:300]
+    uow.label(appointment, "transition")
+    audit.record(
+        uow,
+        actor=actor,
+        clinic_id=appointment.clinic_id,
+        action=f"appointment_{to.value}",
+        entity="appointment",
+        entity_id=appointment.id,
+        patient_id=appointment.patient_id,
+        detail=note,
+    )
+    if to in (AppointmentStatus.CANCELLED, AppointmentStatus.REJECTED, AppointmentStatus.RESCHEDULED):
+        reminders.cancel_for(uow, appointment_id=appointment.id)
+    if to in (AppointmentStatus.CANCELLED, AppointmentStatus.NO_SHOW, AppointmentStatus.REJECTED):
+        uow.flush()
+        _offer_if_freed(uow, appointment)
+    return appointment
+
+
+def accept(uow: UnitOfWork, *, actor: Actor, appointment_id: str) -> Appointment:
+    return transition(uow, actor=actor, appointment_id=appointment_id, to=AppointmentStatus.CONFIRMED)
+
+
+def reject(uow: UnitOfWork, *, actor: Actor, appointment_id: str, reason: str) -> Appointment:
+    if not reason.strip():
+        raise InvalidInput("Tell the patient why the request is rejected.", field="reason")
+    return transition(
+        uow, actor=actor, appointment_id=appointment_id, to=AppointmentStatus.REJECTED, note=reason
+    )
+
+
+def cancel(uow: UnitOfWork, *, actor: Actor, appointment_id: str, reason: str = "") -> Appointment:
+    return transition(
+        uow, actor=actor, appointment_id=appointment_id, to=AppointmentStatus.CANCELLED, note=reason
+    )
+
+
+def reschedule(
+    uow: UnitOfWork,
+    *,
+    actor: Actor,
+    appointment_id: str,
+    starts_at: datetime,
+    clinician_id: str | None = None,
+) -> Appointment:
+    """Move to a new slot: the old appointment becomes `rescheduled`, a new one points back to it."""
+    require(actor.role, "appointment.manage")
+    old = get(uow.session, Appointment, appointment_id)
+    check_transition(old.status, AppointmentStatus.RESCHEDULED)
+    old.status = AppointmentStatus.RESCHEDULED.value
+    uow.label(old, "transition")
+    uow.flush()  # the old seat is free before the new claim
+    new = book(
+        uow,
+        actor=actor,
+        patient_id=old.patient_id,
+        clinician_id=clinician_id or old.clinician_id,
+        starts_at=starts_at,
+        kind=AppointmentType(old.kind),
+        urgency=Urgency(old.urgency),
+        reason=old.reason,
+        series_id=old.series_id,
+        rescheduled_from=old.id,
+        # Only confirmed appointments can be moved, so the new one is confirmed too.
+        status=AppointmentStatus.CONFIRMED,
+    )
+    reminders.cancel_for(uow, appointment_id=old.id)
+    _offer_if_freed(uow, old)
+    return new
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesResult:
+    appointments: list[Appointment]
+    moved: list[str]  # human-readable notes for occurrences not at the asked time
+
+
+def book_follow_ups(
+    uow: UnitOfWork,
+    *,
+    actor: Actor,
+    patient_id: str,
+    clinician_id: str,
+    first_start: datetime,
+    every_weeks: int,
+    count: int,
+    reason: str = "Follow-up",
+) -> SeriesResult:
+    """Book `count` follow-ups every `every_weeks` weeks at the same local time: all or nothing.
+
+    An occurrence whose exact slot is taken moves to the nearest free slot on the same day;
+    a day with nothing free fails the whole series with the date named.
+    """
+    require(actor.role, "appointment.manage")
+    if not 1 <= every_weeks <= 52:
+        raise InvalidInput("Repeat every 1 to 52 weeks.", field="every_weeks")
+    if not 1 <= count <= 26:
+        raise InvalidInput("Book between 1 and 26 follow-ups at once.", field="count")
+    clinic = current_clinic(uow.session)
+    tz = clinic_zone(clinic)
+    local_first = first_start.astimezone(tz)
+    series_id = new_id()
+    booked: list[Appointment] = []
+    moved: list[str] = []
+    for n in range(count):
+        wanted_local = local_first + timedelta(weeks=every_weeks * n)
+        # Same wall-clock time each week, even across a daylight-saving change.
+        wanted = datetime.combine(wanted_local.date(), local_first.timetz().replace(tzinfo=None), tzinfo=tz)
+        start = _nearest_free(uow, clinician_id, wanted)
+        if start is None:
+            raise BookingConflict(
+                f"Follow-up {n + 1} cannot be booked: nothing free on {wanted.date():%a %d %b %Y}.",
+                field="first_start",
+            )
+        if start != wanted:
+            moved.append(f"Follow-up {n + 1} moved to {local_time_text(clinic, start)}")
+        booked.append(
+            book(
+                uow,
+                actor=actor,
+                patient_id=patient_id,
+                clinician_id=clinician_id,
+                starts_at=start,
+                kind=AppointmentType.FOLLOW_UP,
+                reason=reason,
+                series_id=series_id,
+            )
+        )
+        uow.flush()
+    return SeriesResult(booked, moved)
+
+
+def _nearest_free(uow: UnitOfWork, clinician_id: str, wanted: datetime) -> datetime | None:
+    day = wanted.date()
+    slots = find_free_slots(
+        uow.session, first_day=day, last_day=day, clinician_ids=[clinician_id], now=uow.now()
+    ).get(clinician_id, [])
+    if not slots:
+        return None
+    return min(slots, key=lambda s: (abs((s.start - wanted).total_seconds()), s.start)).start
+
+
+def agenda(session: Session, *, clinician_id: str, day: date) -> list[Appointment]:
+    """A doctor's appointments on one local day, in time order (every status but tombstones)."""
+    clinic = current_clinic(session)
+    start_ts, end_ts = day_bounds(day, clinic_zone(clinic))
+    start = datetime.fromtimestamp(start_ts).astimezone()
+    end = datetime.fromtimestamp(end_ts).astimezone()
+    return list(
+        session.scalars(
+            select(Appointment)
+            .where(
+                Appointment.clinician_id == clinician_id,
+                Appointment.starts_at >= start,
+                Appointment.starts_at < end,
+                Appointment.deleted.is_(False),
+            )
+            .order_by(Appointment.starts_at, Appointment.seat)
+        )
+    )
+
+
+def requests(session: Session) -> list[Appointment]:
+    """Online requests waiting for a clinician's decision, oldest first."""
+    return list(
+        session.scalars(
+            select(Appointment)
+            .where(Appointment.status == AppointmentStatus.REQUESTED.value, Appointment.deleted.is_(False))
+            .order_by(Appointment.starts_at)
+        )
+    )
+
+
+def find_by_code(session: Session, code: str) -> Appointment | None:
+    return session.scalars(select(Appointment).where(Appointment.code == normalise_code(code))).first()
+
+
+# -- waitlist ---------------------------------------------------------------------------------
+
+
+def join_waitlist(
+    uow: UnitOfWork, *, actor: Actor, patient_id: str, clinician_id: str, earliest: date, latest: date
+) -> WaitlistEntry:
+    require(actor.role, "appointment.book")
+    if latest < earliest:
+        raise InvalidInput("The last acceptable day is before the first.", field="latest")
+    patient = _patient(uow.session, patient_id)
+    doctor = _doctor(uow.session, clinician_id)
+    already = uow.session.scalar(
+        select(
+            exists().where(
+                WaitlistEntry.patient_id == patient.id,
+                WaitlistEntry.clinician_id == doctor.id,
+                WaitlistEntry.status.in_(("waiting", "offered")),
+                WaitlistEntry.deleted.is_(False),
+            )
+        )
+    )
+    if already:
+        raise InvalidInput(f"{patient.full_name} is already waiting for {doctor.name}.", field="patient_id")
+    return uow.add(
+        WaitlistEntry(
+            clinic_id=doctor.clinic_id,
+            patient_id=patient.id,
+            clinician_id=doctor.id,
+            earliest=earliest,
+            latest=latest,
+            status="waiting",
+            joined_at=uow.now(),
+        )
+    )
+
+
+def _offer_if_freed(uow: UnitOfWork, appointment: Appointment) -> WaitlistEntry | None:
+    if appointment.seat is None:
+        return None
+    return offer_freed_slot(
+        uow,
+        clinician_id=appointment.clinician_id,
+        starts_at=appointment.starts_at,
+        skip_patient_id=appointment.patient_id,
+    )
+
+
+def offer_freed_slot(
+    uow: UnitOfWork, *, clinician_id: str, starts_at: datetime, skip_patient_id: str | None = None
+) -> WaitlistEntry | None:
+    """Offer a just-freed future slot to the first patient waiting for that doctor on that day."""
+    if starts_at <= uow.now():
+        return None
+    clinic = current_clinic(uow.session)
+    day = local_day(clinic, starts_at)
+    entry = uow.session.scalars(
+        select(WaitlistEntry)
+        .where(
+            WaitlistEntry.clinician_id == clinician_id,
+            WaitlistEntry.status == "waiting",
+            WaitlistEntry.deleted.is_(False),
+            WaitlistEntry.earliest <= day,
+            WaitlistEntry.latest >= day,
+            WaitlistEntry.patient_id != (skip_patient_id or ""),
+        )
+        .order_by(WaitlistEntry.joined_at, WaitlistEntry.id)
+    ).first()
+    if entry is None:
+        return None
+    entry.status = "offered"
+    entry.offered_start = starts_at
+    entry.offer_expires_at = min(uow.now() + OFFER_HOLD, starts_at)
+    uow.label(entry, "offer_slot")
+    return entry
+
+
+def accept_offer(uow: UnitOfWork, *, actor: Actor, entry_id: str) -> Appointment:
+    entry = get(uow.session, WaitlistEntry, entry_id)
+    if entry.status != "offered" or entry.offered_start is None:
+        raise InvalidInput("There is no open offer for this patient.", field="entry_id")
+    if entry.offer_expires_at and entry.offer_expires_at < uow.now():
+        entry.status = "waiting"
+        raise BookingConflict("The offer has expired; the patient stays on the waiting list.")
+    appointment = book(
+        uow,
+        actor=actor,
+        patient_id=entry.patient_id,
+        clinician_id=entry.clinician_id,
+        starts_at=entry.offered_start,
+        kind=AppointmentType.KIOSK if actor.role is Role.KIOSK else AppointmentType.FOLLOW_UP,
+        reason="From the waiting list",
+    )
+    entry.status = "booked"
+    entry.appointment_id = appointment.id
+    return appointment
+
+
+def decline_offer(uow: UnitOfWork, *, actor: Actor, entry_id: str) -> WaitlistEntry | None:
+    """The patient declines: they stay waiting, and the slot goes to the next in line."""
+    require(actor.role, "appointment.book")
+    entry = get(uow.session, WaitlistEntry, entry_id)
+    if entry.status != "offered" or entry.offered_start is None:
+        raise InvalidInput("There is no open offer for this patient.", field="entry_id")
+    start = entry.offered_start
+    entry.status, entry.offered_start, entry.offer_expires_at = "waiting", None, None
+    entry.joined_at = uow.now()  # back of the line
+    uow.flush()
+    return offer_freed_slot(
+        uow, clinician_id=entry.clinician_id, starts_at=start, skip_patient_id=entry.patient_id
+    )

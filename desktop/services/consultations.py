@@ -1,0 +1,170 @@
+"""Consultations: start from the queue or an appointment, notes, completion, in-call chat."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from desktop.domain.appointments import AppointmentStatus
+from desktop.domain.errors import ImmutableRecord, InvalidInput, NotAllowed
+from desktop.domain.queue import TokenStatus
+from desktop.domain.roles import Role, require
+from desktop.services import audit, booking, queue
+from desktop.services.common import Actor, get
+from desktop.store.models import Appointment, ChatMessage, Consultation, Patient, QueueToken
+from desktop.store.uow import UnitOfWork
+
+MAX_CHAT = 4000
+
+
+def start(
+    uow: UnitOfWork,
+    *,
+    actor: Actor,
+    clinician_id: str,
+    patient_id: str | None = None,
+    appointment_id: str | None = None,
+    token_id: str | None = None,
+    mode: str = "in_person",
+) -> Consultation:
+    """Open a consultation; the appointment and the token move to `in_consultation` with it."""
+    require(actor.role, "consultation.write")
+    if mode not in ("in_person", "video"):
+        raise InvalidInput("Mode is in_person or video.", field="mode")
+    session = uow.session
+    token = get(session, QueueToken, token_id) if token_id else None
+    appointment_id = appointment_id or (token.appointment_id if token else None)
+    appointment = get(session, Appointment, appointment_id) if appointment_id else None
+    patient_id = patient_id or (appointment.patient_id if appointment else None)
+    patient_id = patient_id or (token.patient_id if token else None)
+    patient = get(session, Patient, patient_id)
+    if appointment is not None:
+        if appointment.status == AppointmentStatus.CONFIRMED.value:
+            # Video visits and patients brought straight in never pass the kiosk.
+            booking.transition(
+                uow, actor=actor, appointment_id=appointment.id, to=AppointmentStatus.CHECKED_IN
+            )
+        booking.transition(
+            uow, actor=actor, appointment_id=appointment.id, to=AppointmentStatus.IN_CONSULTATION
+        )
+    if token is not None:
+        if token.status == TokenStatus.WAITING.value:
+            queue.call(uow, actor=actor, token_id=token.id, clinician_id=clinician_id)
+        queue.start(uow, actor=actor, token_id=token.id)
+    consultation = uow.add(
+        Consultation(
+            clinic_id=patient.clinic_id,
+            patient_id=patient.id,
+            clinician_id=clinician_id,
+            appointment_id=appointment.id if appointment else None,
+            token_id=token.id if token else None,
+            mode=mode,
+            status="open",
+            started_at=uow.now(),
+        ),
+        action="start_consultation",
+    )
+    audit.record(
+        uow,
+        actor=actor,
+        clinic_id=patient.clinic_id,
+        action="start_consultation",
+        entity="consultation",
+        entity_id=consultation.id,
+        patient_id=patient.id,
+    )
+    return consultation
+
+
+def save_notes(
+    uow: UnitOfWork,
+    *,
+    actor: Actor,
+    consultation_id: str,
+    complaint: str | None = None,
+    notes: str | None = None,
+    diagnosis: str | None = None,
+) -> Consultation:
+    require(actor.role, "consultation.write")
+    consultation = get(uow.session, Consultation, consultation_id)
+    if consultation.status != "open":
+        raise ImmutableRecord("This consultation is closed; its notes can no longer be changed.")
+    if diagnosis is not None and len(diagnosis) > 300:
+        raise InvalidInput("Keep the diagnosis under 300 characters.", field="diagnosis")
+    for field, value in (("complaint", complaint), ("notes", notes), ("diagnosis", diagnosis)):
+        if value is not None:
+            setattr(consultation, field, value.strip())
+    audit.record(
+        uow,
+        actor=actor,
+        clinic_id=consultation.clinic_id,
+        action="write_notes",
+        entity="consultation",
+        entity_id=consultation.id,
+        patient_id=consultation.patient_id,
+    )
+    return consultation
+
+
+def complete(uow: UnitOfWork, *, actor: Actor, consultation_id: str) -> Consultation:
+    require(actor.role, "consultation.write")
+    consultation = get(uow.session, Consultation, consultation_id)
+    if consultation.status != "open":
+        raise InvalidInput("This consultation is already closed.", field="consultation_id")
+    consultation.status = "closed"
+    consultation.ended_at = uow.now()
+    uow.label(consultation, "complete_consultation")
+    if consultation.appointment_id:
+        booking.transition(
+            uow, actor=actor, appointment_id=consultation.appointment_id, to=AppointmentStatus.COMPLETED
+        )
+    if consultation.token_id:
+        queue.complete(uow, actor=actor, token_id=consultation.token_id)
+    audit.record(
+        uow,
+        actor=actor,
+        clinic_id=consultation.clinic_id,
+        action="complete_consultation",
+        entity="consultation",
+        entity_id=consultation.id,
+        patient_id=consultation.patient_id,
+    )
+    return consultation
+
+
+def add_chat_message(
+    uow: UnitOfWork, *, actor: Actor, consultation_id: str, body: str, sender_role: str
+) -> ChatMessage:
+    """Store one chat line of a call (it is also sent over the data channel by the media layer)."""
+    require(actor.role, "chat.write")
+    if sender_role not in ("doctor", "patient"):
+        raise InvalidInput("The sender is the doctor or the patient.", field="sender_role")
+    if sender_role == "doctor" and actor.role is not Role.DOCTOR and actor.role is not Role.SYSTEM:
+        raise NotAllowed("Only the doctor can send as the doctor.")
+    body = body.strip()
+    if not body:
+        raise InvalidInput("The message is empty.", field="body")
+    if len(body) > MAX_CHAT:
+        raise InvalidInput(f"Messages are limited to {MAX_CHAT} characters.", field="body")
+    consultation = get(uow.session, Consultation, consultation_id)
+    return uow.add(
+        ChatMessage(
+            clinic_id=consultation.clinic_id,
+            consultation_id=consultation.id,
+            sender_role=sender_role,
+            sender_id=actor.user_id,
+            body=body,
+            sent_at=uow.now(),
+        ),
+        action="chat",
+    )
+
+
+def chat_messages(session: Session, *, consultation_id: str) -> list[ChatMessage]:
+    return list(
+        session.scalars(
+            select(ChatMessage)
+            .where(ChatMessage.consultation_id == consultation_id, ChatMessage.deleted.is_(False))
+            .order_by(ChatMessage.sent_at, ChatMessage.id)
+        )
+    )

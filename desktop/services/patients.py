@@ -1,0 +1,287 @@
+"""Patients: registration with probable-duplicate detection, edits, search, history, merge."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from desktop.domain.errors import InvalidInput, ProbableDuplicate
+from desktop.domain.ids import human_code, normalise_code
+from desktop.domain.patients import (
+    SEXES,
+    check_birth_date,
+    clean_name,
+    duplicate_keys,
+    name_key,
+    normalise_phone,
+)
+from desktop.domain.roles import require
+from desktop.services import audit
+from desktop.services.common import Actor, current_clinic, get, local_day
+from desktop.store.models import (
+    Appointment,
+    Consultation,
+    Patient,
+    Prescription,
+    QueueToken,
+    Reminder,
+    Synced,
+    WaitlistEntry,
+)
+from desktop.store.uow import UnitOfWork
+
+EDITABLE = ("full_name", "birth_date", "sex", "phone", "email", "address", "allergies", "preferred_language")
+
+
+def _clean(clinic_region: str, today: date, values: dict[str, object]) -> dict[str, object]:
+    out = dict(values)
+    if "full_name" in out:
+        out["full_name"] = clean_name(str(out["full_name"]))
+    if "birth_date" in out:
+        if not isinstance(out["birth_date"], date):
+            raise InvalidInput("Enter the date of birth.", field="birth_date")
+        out["birth_date"] = check_birth_date(out["birth_date"], today)
+    if "sex" in out and out["sex"] not in SEXES:
+        raise InvalidInput("Choose female, male, other or unknown.", field="sex")
+    if "phone" in out:
+        out["phone"] = normalise_phone(out["phone"], clinic_region)  # type: ignore[arg-type]
+    if "email" in out:
+        email = str(out["email"] or "").strip()
+        if email and ("@" not in email or "." not in email.rsplit("@", 1)[-1]):
+            raise InvalidInput("That e-mail address is not valid.", field="email")
+        out["email"] = email or None
+    return out
+
+
+def probable_duplicates(
+    session: Session, *, clinic_id: str, full_name: str, birth_date: date, phone: str | None
+) -> list[Patient]:
+    keys = duplicate_keys(full_name, birth_date, phone)
+    match = (Patient.name_key == keys.by_name[0]) & (Patient.birth_date == birth_date)
+    if keys.by_phone:
+        match = match | ((Patient.phone == keys.by_phone[0]) & (Patient.birth_date == birth_date))
+    return list(
+        session.scalars(
+            select(Patient).where(
+                Patient.clinic_id == clinic_id,
+                Patient.deleted.is_(False),
+                Patient.merged_into.is_(None),
+                match,
+            )
+        )
+    )
+
+
+def register(
+    uow: UnitOfWork,
+    *,
+    actor: Actor,
+    full_name: str,
+    birth_date: date,
+    sex: str = "unknown",
+    phone: str | None = None,
+    email: str | None = None,
+    address: str = "",
+    allergies: str = "",
+    preferred_language: str = "en",
+    confirm_new: bool = False,
+) -> Patient:
+    """Register a patient. If they probably exist already, raise ProbableDuplicate with the
+    candidates, unless staff confirm that this is a different person (`confirm_new`)."""
+    require(actor.role, "patient.register")
+    clinic = current_clinic(uow.session)
+    values = _clean(
+        clinic.region,
+        local_day(clinic, uow.now()),
+        {
+            "full_name": full_name,
+            "birth_date": birth_date,
+            "sex": sex,
+            "phone": phone,
+            "email": email,
+        },
+    )
+    candidates = probable_duplicates(
+        uow.session,
+        clinic_id=clinic.id,
+        full_name=values["full_name"],  # type: ignore[arg-type]
+        birth_date=birth_date,
+        phone=values["phone"],  # type: ignore[arg-type]
+    )
+    if candidates and not confirm_new:
+        raise ProbableDuplicate(
+            "This patient may already be registered. Please check the existing record.",
+            candidate_ids=[p.id for p in candidates],
+        )
+    patient = uow.add(
+        Patient(
+            clinic_id=clinic.id,
+            code=human_code("PAT"),
+            name_key=name_key(values["full_name"]),  # type: ignore[arg-type]
+            address=address.strip(),
+            allergies=allergies.strip(),
+            preferred_language=preferred_language,
+            **values,
+        ),
+        action="register",
+    )
+    audit.record(
+        uow,
+        actor=actor,
+        clinic_id=clinic.id,
+        action="register",
+        entity="patient",
+        entity_id=patient.id,
+        patient_id=patient.id,
+    )
+    return patient
+
+
+def update_details(uow: UnitOfWork, *, actor: Actor, patient_id: str, **changes: object) -> Patient:
+    require(actor.role, "patient.edit")
+    unknown = set(changes) - set(EDITABLE)
+    if unknown:
+        raise InvalidInput(f"'{sorted(unknown)[0]}' cannot be edited here.", field=sorted(unknown)[0])
+    patient = get(uow.session, Patient, patient_id)
+    clinic = current_clinic(uow.session)
+    values = _clean(clinic.region, local_day(clinic, uow.now()), changes)
+    for key, value in values.items():
+        setattr(patient, key, value)
+    if "full_name" in values:
+        patient.name_key = name_key(patient.full_name)
+    audit.record(
+        uow,
+        actor=actor,
+        clinic_id=clinic.id,
+        action="update",
+        entity="patient",
+        entity_id=patient.id,
+        patient_id=patient.id,
+        detail=", ".join(sorted(values)),
+    )
+    return patient
+
+
+def search(session: Session, text: str, *, limit: int = 20) -> list[Patient]:
+    """By patient code, phone digits, or any part of the name (accents and order ignored)."""
+    text = text.strip()
+    if not text:
+        return []
+    query = select(Patient).where(Patient.deleted.is_(False), Patient.merged_into.is_(None))
+    digits = "".join(ch for ch in text if ch.isdigit())
+    conditions = [Patient.code == normalise_code(text)]
+    if len(digits) >= 4:
+        conditions.append(Patient.phone.like(f"%{digits}%"))
+    words = name_key(text).split()
+    if words:
+        name_match = Patient.name_key.like(f"%{words[0]}%")
+        for word in words[1:]:
+            name_match = name_match & Patient.name_key.like(f"%{word}%")
+        conditions.append(name_match)
+    return list(session.scalars(query.where(or_(*conditions)).order_by(Patient.full_name).limit(limit)))
+
+
+@dataclass(frozen=True, slots=True)
+class PatientHistory:
+    patient: Patient
+    appointments: list[Appointment]
+    consultations: list[Consultation]
+    prescriptions: list[Prescription]
+
+    @property
+    def diagnoses(self) -> list[tuple[date, str]]:
+        """Every recorded diagnosis with its date, newest first."""
+        found = [(c.started_at.date(), c.diagnosis) for c in self.consultations if c.diagnosis]
+        found += [
+            (p.issued_at.date(), p.diagnosis) for p in self.prescriptions if p.issued_at and p.diagnosis
+        ]
+        return sorted(set(found), reverse=True)
+
+
+def history(uow: UnitOfWork, *, actor: Actor, patient_id: str) -> PatientHistory:
+    """Visits, consultations and prescriptions, newest first. Reading it is audited."""
+    require(actor.role, "patient.read_history")
+    session = uow.session
+    patient = get(session, Patient, patient_id)
+    ids = [patient.id, *session.scalars(select(Patient.id).where(Patient.merged_into == patient.id))]
+    result = PatientHistory(
+        patient,
+        list(
+            session.scalars(
+                select(Appointment)
+                .where(Appointment.patient_id.in_(ids), Appointment.deleted.is_(False))
+                .order_by(Appointment.starts_at.desc())
+            )
+        ),
+        list(
+            session.scalars(
+                select(Consultation)
+                .where(Consultation.patient_id.in_(ids), Consultation.deleted.is_(False))
+                .order_by(Consultation.started_at.desc())
+            )
+        ),
+        list(
+            session.scalars(
+                select(Prescription)
+                .where(Prescription.patient_id.in_(ids), Prescription.deleted.is_(False))
+                .order_by(Prescription.code, Prescription.revision.desc())
+            )
+        ),
+    )
+    audit.record(
+        uow,
+        actor=actor,
+        clinic_id=patient.clinic_id,
+        action="read_history",
+        entity="patient",
+        entity_id=patient.id,
+        patient_id=patient.id,
+    )
+    return result
+
+
+_REPOINTED: tuple[type[Synced], ...] = (
+    Appointment,
+    QueueToken,
+    Consultation,
+    Prescription,
+    Reminder,
+    WaitlistEntry,
+)
+
+
+def merge(uow: UnitOfWork, *, actor: Actor, survivor_id: str, duplicate_id: str) -> Patient:
+    """Fold a duplicate registration into the survivor: its visits, tokens and records move over.
+    The duplicate row stays (pointing at the survivor) so its history is never lost."""
+    require(actor.role, "patient.merge")
+    if survivor_id == duplicate_id:
+        raise InvalidInput("Choose two different patients to merge.", field="duplicate_id")
+    session = uow.session
+    survivor = get(session, Patient, survivor_id)
+    duplicate = get(session, Patient, duplicate_id)
+    if duplicate.merged_into:
+        raise InvalidInput("That record was already merged.", field="duplicate_id")
+    for model in _REPOINTED:
+        rows = session.scalars(select(model).where(model.patient_id == duplicate.id))  # type: ignore[attr-defined]
+        for row in rows:
+            row.patient_id = survivor.id  # type: ignore[attr-defined]
+            uow.label(row, "merge_patient")
+    for field in ("phone", "email", "address", "allergies"):
+        if not getattr(survivor, field) and getattr(duplicate, field):
+            setattr(survivor, field, getattr(duplicate, field))
+    duplicate.merged_into = survivor.id
+    uow.label(duplicate, "merge_patient")
+    audit.record(
+        uow,
+        actor=actor,
+        clinic_id=survivor.clinic_id,
+        action="merge",
+        entity="patient",
+        entity_id=survivor.id,
+        patient_id=survivor.id,
+        detail=f"merged {duplicate.code} into {survivor.code}",
+    )
+    return survivor

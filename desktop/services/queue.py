@@ -1,0 +1,308 @@
+"""The waiting-room queue: tokens, check-in, call next, and the ordered view with explanations.
+
+A token's code is the issuing device's letter plus that device's count for the day (`A-017`),
+so two kiosks working offline never print the same number.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from desktop.domain.appointments import AppointmentStatus, Urgency
+from desktop.domain.errors import InvalidInput
+from desktop.domain.ids import token_code
+from desktop.domain.patients import age_on
+from desktop.domain.queue import (
+    QueueEntry,
+    TokenStatus,
+    check_token_transition,
+    estimate_wait_minutes,
+    explain,
+    order,
+)
+from desktop.domain.roles import require
+from desktop.services import audit, booking
+from desktop.services.common import Actor, current_clinic, get, local_day
+from desktop.store.models import Appointment, Clinician, DeviceState, Patient, QueueToken
+from desktop.store.uow import UnitOfWork
+
+RECENT_VISITS = 10
+
+
+def issue_token(
+    uow: UnitOfWork,
+    *,
+    actor: Actor,
+    patient_id: str | None = None,
+    clinician_id: str | None = None,
+    appointment_id: str | None = None,
+    urgency: Urgency = Urgency.ROUTINE,
+    pregnant: bool = False,
+    room: str = "",
+) -> QueueToken:
+    """Give a patient a place in today's queue, optionally for one doctor."""
+    require(actor.role, "queue.issue")
+    session = uow.session
+    clinic = current_clinic(session)
+    state = session.get(DeviceState, 1)
+    letter = state.letter if state else "A"
+    today = local_day(clinic, uow.now())
+    patient = get(session, Patient, patient_id) if patient_id else None
+    if clinician_id:
+        get(session, Clinician, clinician_id)
+    if patient is not None:
+        already = session.scalars(
+            select(QueueToken).where(
+                QueueToken.patient_id == patient.id,
+                QueueToken.day == today,
+                QueueToken.status.in_((TokenStatus.WAITING.value, TokenStatus.CALLED.value)),
+                QueueToken.deleted.is_(False),
+            )
+        ).first()
+        if already is not None:
+            raise InvalidInput(
+                f"{patient.full_name} is already in the queue as {already.code}.", field="patient_id"
+            )
+    number = 1 + (
+        session.scalar(
+            select(func.max(QueueToken.number)).where(
+                QueueToken.clinic_id == clinic.id, QueueToken.day == today, QueueToken.letter == letter
+            )
+        )
+        or 0
+    )
+    token = uow.add(
+        QueueToken(
+            clinic_id=clinic.id,
+            day=today,
+            letter=letter,
+            number=number,
+            code=token_code(letter, number),
+            patient_id=patient.id if patient else None,
+            appointment_id=appointment_id,
+            clinician_id=clinician_id,
+            room=room,
+            status=TokenStatus.WAITING.value,
+            urgency=Urgency(urgency).value,
+            age_years=age_on(patient.birth_date, today) if patient else None,
+            pregnant=pregnant,
+            issued_at=uow.now(),
+        ),
+        action="issue_token",
+    )
+    if patient is not None:
+        audit.record(
+            uow,
+            actor=actor,
+            clinic_id=clinic.id,
+            action="issue_token",
+            entity="queue_token",
+            entity_id=token.id,
+            patient_id=patient.id,
+            detail=token.code,
+        )
+    return token
+
+
+def check_in(uow: UnitOfWork, *, actor: Actor, appointment_id: str, pregnant: bool = False) -> QueueToken:
+    """Arrival for a booked appointment: the appointment is checked in and a token issued."""
+    appointment = booking.transition(
+        uow, actor=actor, appointment_id=appointment_id, to=AppointmentStatus.CHECKED_IN
+    )
+    return issue_token(
+        uow,
+        actor=actor,
+        patient_id=appointment.patient_id,
+        clinician_id=appointment.clinician_id,
+        appointment_id=appointment.id,
+        urgency=Urgency(appointment.urgency),
+        pregnant=pregnant,
+    )
+
+
+def _waiting(session: Session, clinic_id: str, day: date, clinician_id: str | None) -> list[QueueToken]:
+    query = select(QueueToken).where(
+        QueueToken.clinic_id == clinic_id,
+        QueueToken.day == day,
+        QueueToken.status == TokenStatus.WAITING.value,
+        QueueToken.deleted.is_(False),
+    )
+    if clinician_id:
+        # A doctor serves their own patients and anyone not waiting for a particular doctor.
+        query = query.where((QueueToken.clinician_id == clinician_id) | QueueToken.clinician_id.is_(None))
+    return list(session.scalars(query))
+
+
+def _entry(token: QueueToken) -> QueueEntry:
+    return QueueEntry(
+        token.id, token.code, token.issued_at, Urgency(token.urgency), token.age_years, token.pregnant
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class QueuePosition:
+    token: QueueToken
+    position: int  # 1 = next
+    score: int
+    explanation: str
+    wait_minutes: int
+
+
+def recent_visit_minutes(
+    session: Session, clinician_id: str | None, limit: int = RECENT_VISITS
+) -> list[float]:
+    query = select(QueueToken.started_at, QueueToken.completed_at).where(
+        QueueToken.status == TokenStatus.COMPLETED.value,
+        QueueToken.started_at.is_not(None),
+        QueueToken.completed_at.is_not(None),
+    )
+    if clinician_id:
+        query = query.where(QueueToken.clinician_id == clinician_id)
+    rows = session.execute(query.order_by(QueueToken.completed_at.desc()).limit(limit))
+    return [(done - start).total_seconds() / 60 for start, done in rows]
+
+
+def view(session: Session, *, now: datetime, clinician_id: str | None = None) -> list[QueuePosition]:
+    """Today's waiting patients in the order they will be called, each with its reason and wait."""
+    clinic = current_clinic(session)
+    tokens = {t.id: t for t in _waiting(session, clinic.id, local_day(clinic, now), clinician_id)}
+    ranked = order([_entry(t) for t in tokens.values()], now)
+    if clinician_id:
+        doctors = 1
+    else:
+        doctors = max(
+            1,
+            session.scalar(select(func.count()).where(Clinician.role == "doctor", Clinician.active.is_(True)))
+            or 1,
+        )
+    recent = recent_visit_minutes(session, clinician_id)
+    return [
+        QueuePosition(
+            tokens[entry.token_id],
+            i + 1,
+            prio.score,
+            explain(entry, prio, i + 1),
+            estimate_wait_minutes(i, recent, doctors),
+        )
+        for i, (entry, prio) in enumerate(ranked)
+    ]
+
+
+def call_next(
+    uow: UnitOfWork, *, actor: Actor, clinician_id: str | None = None, room: str = ""
+) -> QueueToken | None:
+    """Call the highest-priority waiting patient for this doctor (or room); None if nobody waits."""
+    require(actor.role, "queue.call")
+    session = uow.session
+    clinic = current_clinic(session)
+    now = uow.now()
+    waiting = {t.id: t for t in _waiting(session, clinic.id, local_day(clinic, now), clinician_id)}
+    if not waiting:
+        return None
+    first, _ = order([_entry(t) for t in waiting.values()], now)[0]
+    return call(uow, actor=actor, token_id=first.token_id, clinician_id=clinician_id, room=room)
+
+
+def call(
+    uow: UnitOfWork, *, actor: Actor, token_id: str, clinician_id: str | None = None, room: str = ""
+) -> QueueToken:
+    """Call one particular waiting patient (the board shows the token and room)."""
+    require(actor.role, "queue.call")
+    session = uow.session
+    token = get(session, QueueToken, token_id)
+    doctor_id = token.clinician_id or clinician_id
+    room = room or token.room or (get(session, Clinician, doctor_id).room if doctor_id else "")
+    token.called_at = uow.now()
+    token.called_by = actor.user_id
+    token.clinician_id = doctor_id
+    token.room = room
+    _move(uow, actor, token, TokenStatus.CALLED, "call_token")
+    return token
+
+
+def _move(uow: UnitOfWork, actor: Actor, token: QueueToken, to: TokenStatus, action: str) -> None:
+    check_token_transition(token.status, to)
+    token.status = to.value
+    uow.label(token, action)
+    if token.patient_id:
+        audit.record(
+            uow,
+            actor=actor,
+            clinic_id=token.clinic_id,
+            action=action,
+            entity="queue_token",
+            entity_id=token.id,
+            patient_id=token.patient_id,
+            detail=token.code,
+        )
+
+
+def start(uow: UnitOfWork, *, actor: Actor, token_id: str) -> QueueToken:
+    require(actor.role, "queue.call")
+    token = get(uow.session, QueueToken, token_id)
+    _move(uow, actor, token, TokenStatus.IN_CONSULTATION, "start_token")
+    token.started_at = uow.now()
+    return token
+
+
+def complete(uow: UnitOfWork, *, actor: Actor, token_id: str) -> QueueToken:
+    require(actor.role, "queue.call")
+    token = get(uow.session, QueueToken, token_id)
+    _move(uow, actor, token, TokenStatus.COMPLETED, "complete_token")
+    token.completed_at = uow.now()
+    return token
+
+
+def skip(uow: UnitOfWork, *, actor: Actor, token_id: str) -> QueueToken:
+    """Called but not there: set aside; `requeue` puts them back without losing their wait."""
+    require(actor.role, "queue.call")
+    token = get(uow.session, QueueToken, token_id)
+    _move(uow, actor, token, TokenStatus.SKIPPED, "skip_token")
+    return token
+
+
+def requeue(uow: UnitOfWork, *, actor: Actor, token_id: str) -> QueueToken:
+    require(actor.role, "queue.call")
+    token = get(uow.session, QueueToken, token_id)
+    _move(uow, actor, token, TokenStatus.WAITING, "requeue_token")
+    return token
+
+
+def no_show(uow: UnitOfWork, *, actor: Actor, token_id: str) -> QueueToken:
+    require(actor.role, "queue.call")
+    token = get(uow.session, QueueToken, token_id)
+    _move(uow, actor, token, TokenStatus.NO_SHOW, "no_show_token")
+    if token.appointment_id:
+        appointment = get(uow.session, Appointment, token.appointment_id)
+        if appointment.status == AppointmentStatus.CHECKED_IN.value:
+            booking.transition(uow, actor=actor, appointment_id=appointment.id, to=AppointmentStatus.NO_SHOW)
+    return token
+
+
+def cancel(uow: UnitOfWork, *, actor: Actor, token_id: str) -> QueueToken:
+    require(actor.role, "queue.issue")
+    token = get(uow.session, QueueToken, token_id)
+    _move(uow, actor, token, TokenStatus.CANCELLED, "cancel_token")
+    return token
+
+
+def called_today(session: Session, *, now: datetime, limit: int = 12) -> list[QueueToken]:
+    """The most recently called tokens, for the waiting-room board."""
+    clinic = current_clinic(session)
+    return list(
+        session.scalars(
+            select(QueueToken)
+            .where(
+                QueueToken.clinic_id == clinic.id,
+                QueueToken.day == local_day(clinic, now),
+                QueueToken.called_at.is_not(None),
+                QueueToken.deleted.is_(False),
+            )
+            .order_by(QueueToken.called_at.desc())
+            .limit(limit)
+        )
+    )
