@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
+from typing import Any
 
 from desktop.domain.errors import InvalidTransition
 
@@ -107,3 +109,17 @@ def winning_status(a: str, b: str) -> str:
 def initial_status(kind: AppointmentType) -> AppointmentStatus:
     """Online requests wait for a clinician's acceptance; everything booked on site is confirmed."""
     return S.REQUESTED if kind is AppointmentType.ONLINE else S.CONFIRMED
+
+
+def reachable(transitions: Mapping[Any, frozenset[Any]], start: Any, target: Any) -> bool:
+    """Whether `target` can follow `start` in one or more legal moves (an op may carry several
+    moves made in one unit of work, e.g. checked in and straight into consultation)."""
+    seen, frontier = {start}, [start]
+    while frontier:
+        for nxt in transitions[frontier.pop()]:
+            if nxt == target:
+                return True
+            if nxt not in seen:
+                seen.add(nxt)
+                frontier.append(nxt)
+    return start == target

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 BUSY_TIMEOUT_MS = 10_000
 
 
-def _sqlite_engine(path: Path, *, begin: str) -> Engine:
+def sqlite_engine(path: Path, *, begin: str) -> Engine:
     engine = create_engine(
         f"sqlite+pysqlite:///{path}",
         connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
@@ -57,8 +57,8 @@ class Database:
     @classmethod
     def open(cls, path: Path, *, session_class: type[Session] = Session) -> Database:
         path.parent.mkdir(parents=True, exist_ok=True)
-        writer = _sqlite_engine(path, begin="BEGIN IMMEDIATE")
-        reader = _sqlite_engine(path, begin="BEGIN")
+        writer = sqlite_engine(path, begin="BEGIN IMMEDIATE")
+        reader = sqlite_engine(path, begin="BEGIN")
         return cls(
             path,
             writer,

@@ -1,0 +1,1 @@
+"""Video consultations with aiortc (filled by the calls issue)."""

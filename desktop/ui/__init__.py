@@ -1,0 +1,1 @@
+"""PySide6 user interfaces: kiosk, desk, board (filled by the UI issues)."""

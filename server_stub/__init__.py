@@ -1,0 +1,1 @@
+"""The central ClinicDesk server: enrolment, auth, sync push/pull, conflicts, call signalling."""

@@ -1,0 +1,526 @@
+"""Applying a device's pushed ops (SYNC.md, "Push: how the server applies one op").
+
+One request transaction, one savepoint per op: an op is applied whole or not at all, and the
+answer is built only from what the transaction will commit. Validation uses the same domain
+rules as the device (desktop.domain), never a copy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, insert, inspect, select
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from desktop.domain import appointments as appt
+from desktop.domain import queue as q
+from desktop.domain.clock import HybridLogicalClock
+from desktop.domain.errors import ClinicError
+from desktop.domain.ids import new_id
+from desktop.domain.patients import SEXES, check_birth_date, clean_name, name_key
+from desktop.domain.prescriptions import PrescriptionStatus, validate_medicines
+from desktop.domain.scheduling import free_slots
+from desktop.services.availability import booked_intervals, build_schedules, calendar_of
+from desktop.services.clinic import STAFF_ROLES
+from desktop.store.codec import data_fields, decode, encode
+from desktop.store.models import (
+    APPEND_ONLY,
+    ENTITY_MODELS,
+    Appointment,
+    Availability,
+    Clinic,
+    Patient,
+    Prescription,
+    Synced,
+)
+from desktop.sync.protocol import Op, OpResult, PushRequest, PushResponse
+from server_stub.models import AppliedOp
+from server_stub.rows import RowWriter, lock_clinic
+
+# Entities only staff devices (desks) may change; kiosks and boards are refused.
+STAFF_ONLY = frozenset(
+    {"clinic", "clinician", "availability", "prescription", "consultation", "sync_conflict"}
+)
+# Fields of a conflict record a device may change: the resolution, nothing of the record itself.
+CONFLICT_RESOLUTION_FIELDS = frozenset({"resolution", "resolved_by", "resolved_at", "choice", "note"})
+# Per-field policies for concurrent changes; every other field: the later clock wins.
+STATUS_PRECEDENCE: dict[str, dict[str, int]] = {
+    "appointment": {s.value: p for s, p in appt.PRECEDENCE.items()},
+    "queue_token": {s.value: p for s, p in q.TOKEN_PRECEDENCE.items()},
+}
+VISIT_HAPPENED = frozenset({"checked_in", "in_consultation", "completed"})
+# Walk-ins and emergencies are seen without a slot: they never claim a seat.
+UNSLOTTED_KINDS = frozenset({appt.AppointmentType.WALK_IN.value, appt.AppointmentType.EMERGENCY.value})
+SUGGESTION_DAYS = 14
+
+
+class Rejected(Exception):
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+@dataclass(frozen=True)
+class PushContext:
+    clinic_id: str
+    device_id: str
+    device_kind: str
+    now: datetime
+    clock: HybridLogicalClock
+
+
+def push(conn: Connection, ctx: PushContext, request: PushRequest) -> PushResponse:
+    """Apply every op of one push inside the caller's transaction; the caller commits, then answers."""
+    lock_clinic(conn, ctx.clinic_id)
+    ids = [op.op_id for op in request.ops]
+    seen: dict[str, dict[str, Any]] = {
+        op_id: result
+        for op_id, result in conn.execute(
+            select(AppliedOp.op_id, AppliedOp.result).where(AppliedOp.op_id.in_(ids))
+        )
+    }
+    writer = RowWriter(conn, clinic_id=ctx.clinic_id, clock=ctx.clock, now=ctx.now)
+    results: list[OpResult] = []
+    for op in request.ops:
+        if op.op_id in seen:
+            results.append(OpResult(**seen[op.op_id], duplicate=True))
+            continue
+        ctx.clock.observe(op.hlc)
+        result = _apply_in_savepoint(writer, ctx, op)
+        stored = result.model_dump(exclude={"duplicate"})
+        conn.execute(
+            insert(AppliedOp).values(
+                op_id=op.op_id,
+                clinic_id=ctx.clinic_id,
+                device_id=ctx.device_id,
+                result=stored,
+                applied_at=ctx.now,
+            )
+        )
+        seen[op.op_id] = stored
+        results.append(result)
+    return PushResponse(results=results, server_time=ctx.now)
+
+
+def _apply_in_savepoint(writer: RowWriter, ctx: PushContext, op: Op) -> OpResult:
+    savepoint = writer.conn.begin_nested()
+    try:
+        result = apply_op(writer, ctx, op)
+        savepoint.commit()
+        return result
+    except (Rejected, ClinicError, IntegrityError) as exc:
+        savepoint.rollback()
+        message, field = _reason(exc)
+    # The refused change is kept in the conflict log, so nothing a device committed is lost,
+    # and the row is re-announced so the device replaces its copy with the server's.
+    conflict_id = writer.log_conflict(
+        entity=op.entity,
+        entity_id=op.entity_id,
+        resolution="needs_review",
+        field=field,
+        ours=op.data,
+        detail=f"Refused: {message}",
+    )
+    model = ENTITY_MODELS[op.entity]
+    if writer.get(model, op.entity_id) is not None:
+        writer.touch(model, op.entity_id)
+    return OpResult(op_id=op.op_id, status="rejected", error=message, field=field, conflict_id=conflict_id)
+
+
+def _reason(exc: Exception) -> tuple[str, str | None]:
+    if isinstance(exc, Rejected):
+        return exc.message, exc.field
+    if isinstance(exc, ClinicError):
+        return exc.message, exc.field
+    text = str(getattr(exc, "orig", exc)).lower()
+    if "foreign key" in text:
+        return "It refers to a record the server does not have.", None
+    if "unique" in text or "duplicate key" in text:
+        return "It clashes with an existing record.", None
+    if "not null" in text or "null value" in text:
+        return "A required field is missing.", None
+    return "The server could not store this change.", None
+
+
+def apply_op(writer: RowWriter, ctx: PushContext, op: Op) -> OpResult:
+    model = ENTITY_MODELS[op.entity]
+    if ctx.device_kind != "desk" and op.entity in STAFF_ONLY:
+        raise Rejected(f"A {ctx.device_kind} may not change {op.entity.replace('_', ' ')} records.", "entity")
+    data = _decode(model, op.data)
+    current = writer.get(model, op.entity_id)
+    if current is None:
+        return _create(writer, ctx, op, model, data)
+    return _update(writer, ctx, op, model, current, data)
+
+
+def _decode(model: type[Synced], data: dict[str, Any]) -> dict[str, Any]:
+    fields = data_fields(model)
+    for key in data:
+        if key not in fields:
+            raise Rejected(f"Unknown field '{key}' for {model.__entity__}.", f"data.{key}")
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        try:
+            out[key] = decode(model, {key: value})[key]
+        except (TypeError, ValueError):
+            raise Rejected(f"The value of '{key}' is not valid.", f"data.{key}") from None
+    return out
+
+
+def _clinic_of(model: type[Synced], row: dict[str, Any] | RowMapping) -> str | None:
+    return row.get("id") if model is Clinic else row.get("clinic_id")
+
+
+def _required_missing(model: type[Synced], row: dict[str, Any]) -> str | None:
+    for column in inspect(model).columns:
+        required = not column.nullable and column.default is None and column.server_default is None
+        if required and column.key in data_fields(model) and row.get(column.key) is None:
+            return column.key
+    return None
+
+
+def _create(
+    writer: RowWriter, ctx: PushContext, op: Op, model: type[Synced], data: dict[str, Any]
+) -> OpResult:
+    if op.base_version != 0:
+        raise Rejected("The server has no record of this row.", "entity_id")
+    if model.__entity__ == "sync_conflict":
+        raise Rejected("Conflict records are made by the server only.", "entity")
+    row = {**data, "id": op.entity_id}
+    if _clinic_of(model, row) != ctx.clinic_id:
+        raise Rejected("This record belongs to another clinic.", "data.clinic_id")
+    missing = _required_missing(model, row)
+    if missing:
+        raise Rejected(f"The field '{missing}' is required.", f"data.{missing}")
+    _validate(model, row, None, ctx)
+    conflict_id = None
+    status = "applied"
+    if model is Appointment:
+        status, conflict_id = _place_appointment(writer, ctx, row)
+    version = writer.insert(model, row, device_id=ctx.device_id, hlc=op.hlc)
+    if model is Patient:
+        conflict_id = _flag_duplicate_patient(writer, row)
+    return OpResult(op_id=op.op_id, status=status, version=version, conflict_id=conflict_id)  # type: ignore[arg-type]
+
+
+def _update(
+    writer: RowWriter,
+    ctx: PushContext,
+    op: Op,
+    model: type[Synced],
+    current: RowMapping,
+    data: dict[str, Any],
+) -> OpResult:
+    entity = model.__entity__
+    if _clinic_of(model, current) != ctx.clinic_id:
+        raise Rejected("This record belongs to another clinic.", "entity_id")
+    if "clinic_id" in data and data["clinic_id"] != current["clinic_id"]:
+        raise Rejected("A record cannot move to another clinic.", "data.clinic_id")
+    if entity in APPEND_ONLY:
+        raise Rejected(f"{entity.replace('_', ' ').capitalize()} records cannot be changed.", "entity")
+    if entity == "sync_conflict" and set(data) - CONFLICT_RESOLUTION_FIELDS:
+        raise Rejected("Only the resolution of a conflict can be changed.", "data")
+    if op.base_version > current["version"]:
+        raise Rejected("The device claims a newer version than the server's.", "base_version")
+    changes = dict(data)
+    conflict_ids: list[str] = []
+    decided_by_policy: set[str] = set()
+    merged = op.base_version < current["version"]
+    if merged:
+        others = writer.fields_changed_since(current["id"], op.base_version, not_by=ctx.device_id)
+        contested = {f for f in changes if f in others and changes[f] != current[f]}
+        if contested and model is Prescription:
+            return _keep_both_prescriptions(writer, ctx, op, current, changes)
+        for field in sorted(contested):
+            ours, theirs = changes[field], current[field]
+            device_wins = _device_wins(entity, field, ours, theirs, op.hlc, others[field])
+            decided_by_policy.add(field)
+            if not device_wins:
+                del changes[field]
+            conflict_ids.append(
+                writer.log_conflict(
+                    entity=entity,
+                    entity_id=current["id"],
+                    resolution="client_won" if device_wins else "server_won",
+                    field=field,
+                    ours=encode(ours),
+                    theirs=encode(theirs),
+                    detail=_policy_text(entity, field),
+                )
+            )
+    row = {**current, **changes}
+    _validate(model, row, current, ctx, changed=set(changes) - decided_by_policy)
+    # Validation may normalise values (a patient's name key): write what differs from the row.
+    changes = {k: row[k] for k in data_fields(model) if k in changes or row[k] != current[k]}
+    status = "merged" if merged else "applied"
+    if model is Appointment and _needs_placement(current, changes):
+        placed, conflict_id = _place_appointment(writer, ctx, row)
+        changes.update({k: row[k] for k in ("status", "seat")})
+        status = "conflict" if placed == "conflict" else status
+        if conflict_id:
+            conflict_ids.append(conflict_id)
+    version = (
+        writer.update(model, current, changes, device_id=ctx.device_id, hlc=op.hlc)
+        if changes
+        else current["version"]
+    )
+    return OpResult(
+        op_id=op.op_id,
+        status=status,  # type: ignore[arg-type]
+        version=version,
+        conflict_id=conflict_ids[0] if conflict_ids else None,
+    )
+
+
+def _device_wins(entity: str, field: str, ours: Any, theirs: Any, our_hlc: str, their_hlc: str) -> bool:
+    precedence = STATUS_PRECEDENCE.get(entity)
+    if precedence is not None and field == "status":
+        ours_rank, theirs_rank = precedence.get(ours, -1), precedence.get(theirs, -1)
+        if ours_rank != theirs_rank:
+            return ours_rank > theirs_rank
+    return our_hlc > their_hlc
+
+
+def _policy_text(entity: str, field: str) -> str:
+    if field == "status" and entity in STATUS_PRECEDENCE:
+        return "Changed on two devices: the status further along was kept."
+    return f"'{field}' was changed on two devices: the later change was kept."
+
+
+def _keep_both_prescriptions(
+    writer: RowWriter, ctx: PushContext, op: Op, current: RowMapping, changes: dict[str, Any]
+) -> OpResult:
+    """Prescriptions are never merged: the device's version is kept as a separate draft, flagged."""
+    copy = {k: current[k] for k in data_fields(Prescription)}
+    copy.update(changes)
+    copy.update(id=new_id(), status=PrescriptionStatus.DRAFT.value, issued_at=None, supersedes=None)
+    writer.insert(Prescription, copy, device_id=ctx.device_id, hlc=op.hlc)
+    conflict_id = writer.log_conflict(
+        entity="prescription",
+        entity_id=current["id"],
+        other_id=copy["id"],
+        resolution="needs_review",
+        detail="Prescription edited on two devices: both versions kept for the doctor to choose.",
+    )
+    writer.touch(Prescription, current["id"])
+    return OpResult(op_id=op.op_id, status="conflict", version=current["version"], conflict_id=conflict_id)
+
+
+# -- domain validation ------------------------------------------------------------------------
+
+
+def _validate(
+    model: type[Synced],
+    row: dict[str, Any],
+    current: RowMapping | None,
+    ctx: PushContext,
+    changed: set[str] | None = None,
+) -> None:
+    entity = model.__entity__
+    touched = changed if changed is not None else set(row)
+    if entity == "patient":
+        if "full_name" in touched:
+            row["full_name"] = clean_name(row["full_name"])
+            row["name_key"] = name_key(row["full_name"])
+        if "birth_date" in touched:
+            check_birth_date(row["birth_date"], ctx.now.date() + timedelta(days=1))
+        if row.get("sex") not in SEXES:
+            raise Rejected("Sex must be female, male, other or unknown.", "data.sex")
+    elif entity == "appointment":
+        _enum(appt.AppointmentStatus, row, "status")
+        _enum(appt.AppointmentType, row, "kind")
+        _enum(appt.Urgency, row, "urgency")
+        if row["ends_at"] <= row["starts_at"]:
+            raise Rejected("An appointment must end after it starts.", "data.ends_at")
+        moved = current is not None and "status" in touched and row["status"] != current["status"]
+        if moved and current is not None and not _legal_status_change(current["status"], row["status"]):
+            raise Rejected(
+                f"An appointment that is {current['status']} cannot become {row['status']}.", "data.status"
+            )
+    elif entity == "queue_token":
+        _enum(q.TokenStatus, row, "status")
+        _enum(appt.Urgency, row, "urgency")
+    elif entity == "prescription":
+        if current is not None and current["status"] != PrescriptionStatus.DRAFT.value:
+            allowed = touched <= {"status"} and row["status"] == PrescriptionStatus.SUPERSEDED.value
+            if not allowed:
+                raise Rejected("An issued prescription cannot be changed; issue a correction.", "data")
+        _enum(PrescriptionStatus, row, "status")
+        if "medicines" in touched:
+            row["medicines"] = validate_medicines(row["medicines"])
+    elif entity == "clinician":
+        if row.get("role") not in {r.value for r in STAFF_ROLES}:
+            raise Rejected("Unknown staff role.", "data.role")
+    elif entity == "availability" and row.get("kind") not in ("hours", "break", "leave"):
+        raise Rejected("Availability is hours, break or leave.", "data.kind")
+
+
+def _legal_status_change(current: str, target: str) -> bool:
+    """Reachable in the state machine; and a lost double booking may still be seen (the visit happened)."""
+    if current == appt.AppointmentStatus.CONFLICT.value and target in VISIT_HAPPENED:
+        return True
+    return appt.reachable(appt.TRANSITIONS, appt.AppointmentStatus(current), appt.AppointmentStatus(target))
+
+
+def _enum(kind: Any, row: dict[str, Any], field: str) -> None:
+    try:
+        kind(row[field])
+    except (ValueError, KeyError):
+        raise Rejected(f"'{row.get(field)}' is not a valid {field}.", f"data.{field}") from None
+
+
+# -- double bookings --------------------------------------------------------------------------
+
+
+def _needs_placement(current: RowMapping, changes: dict[str, Any]) -> bool:
+    """Re-check the slot when an appointment moves, or comes back to life."""
+    if {"starts_at", "ends_at", "clinician_id"} & changes.keys():
+        return True
+    revived = changes.get("status") in {s.value for s in appt.ACTIVE_STATUSES}
+    return revived and current["status"] not in {s.value for s in appt.ACTIVE_STATUSES}
+
+
+def _place_appointment(writer: RowWriter, ctx: PushContext, row: dict[str, Any]) -> tuple[str, str | None]:
+    """Give a slotted active appointment a free seat, or make it lose to the one that came first."""
+    active = {s.value for s in appt.ACTIVE_STATUSES}
+    if row["kind"] in UNSLOTTED_KINDS or row["status"] not in active or row.get("deleted"):
+        return "applied", None
+    table = Appointment.__table__
+    overlapping = writer.conn.execute(
+        select(table.c.id, table.c.starts_at, table.c.ends_at, table.c.seat).where(
+            table.c.clinician_id == row["clinician_id"],
+            table.c.id != row["id"],
+            table.c.starts_at < row["ends_at"],
+            table.c.ends_at > row["starts_at"],
+            table.c.status.in_(active),
+            table.c.deleted.is_(False),
+            table.c.seat.is_not(None),
+        )
+    ).all()
+    same_slot = [o for o in overlapping if o.starts_at == row["starts_at"] and o.ends_at == row["ends_at"]]
+    capacity = _slot_capacity(writer.conn, row)
+    if len(same_slot) == len(overlapping) and len(same_slot) < capacity:
+        taken = {o.seat for o in same_slot}
+        row["seat"] = next(seat for seat in range(1, capacity + 1) if seat not in taken)
+        return "applied", None
+    winner = overlapping[0].id
+    if row["status"] in VISIT_HAPPENED:
+        # The visit happened: keep it as it is, without a seat, and flag the overlap for review.
+        row["seat"] = None
+        return "applied", writer.log_conflict(
+            entity="appointment",
+            entity_id=row["id"],
+            other_id=winner,
+            resolution="needs_review",
+            field="starts_at",
+            ours=encode(row["starts_at"]),
+            theirs=encode(overlapping[0].starts_at),
+            detail="Double booking found after the patient was already seen.",
+        )
+    row["status"], row["seat"] = appt.AppointmentStatus.CONFLICT.value, None
+    suggestion = _next_free_slot(writer.conn, row, ctx.now)
+    return "conflict", writer.log_conflict(
+        entity="appointment",
+        entity_id=row["id"],
+        other_id=winner,
+        resolution="server_won",
+        field="starts_at",
+        ours=encode(row["starts_at"]),
+        theirs=encode(overlapping[0].starts_at),
+        detail="The same slot was booked on another device first.",
+        suggestion={"starts_at": suggestion.isoformat()} if suggestion else None,
+    )
+
+
+def _slot_capacity(conn: Connection, row: dict[str, Any]) -> int:
+    with Session(bind=conn) as session:
+        clinic = session.get(Clinic, row["clinic_id"])
+        rules = list(
+            session.scalars(
+                select(Availability).where(
+                    Availability.clinician_id == row["clinician_id"],
+                    Availability.kind == "hours",
+                    Availability.deleted.is_(False),
+                )
+            )
+        )
+    if clinic is None:
+        return 1
+    local = row["starts_at"].astimezone(calendar_of(clinic).tz)
+    for rule in rules:
+        if (
+            rule.weekday == local.weekday()
+            and rule.start_time is not None
+            and rule.end_time is not None
+            and rule.start_time <= local.time() < rule.end_time
+        ):
+            return max(1, rule.capacity)
+    return 1
+
+
+def _next_free_slot(conn: Connection, row: dict[str, Any], now: datetime) -> datetime | None:
+    with Session(bind=conn) as session:
+        clinic = session.get(Clinic, row["clinic_id"])
+        if clinic is None:
+            return None
+        calendar = calendar_of(clinic)
+        rules = list(
+            session.scalars(
+                select(Availability).where(
+                    Availability.clinician_id == row["clinician_id"], Availability.deleted.is_(False)
+                )
+            )
+        )
+        schedule = build_schedules(rules).get(row["clinician_id"])
+        if schedule is None:
+            return None
+        first: date = row["starts_at"].astimezone(calendar.tz).date()
+        last = first + timedelta(days=SUGGESTION_DAYS)
+        booked = booked_intervals(
+            session,
+            [row["clinician_id"]],
+            row["starts_at"],
+            row["starts_at"] + timedelta(days=SUGGESTION_DAYS + 1),
+        ).get(row["clinician_id"], [])
+    after = max(row["starts_at"], now)
+    return next(
+        (s.start for s in free_slots(schedule, calendar, first, last, booked, now=now) if s.start >= after),
+        None,
+    )
+
+
+# -- probable duplicate patients --------------------------------------------------------------
+
+
+def _flag_duplicate_patient(writer: RowWriter, row: dict[str, Any]) -> str | None:
+    table = Patient.__table__
+    match = (table.c.name_key == row["name_key"]) & (table.c.birth_date == row["birth_date"])
+    if row.get("phone"):
+        match = match | ((table.c.phone == row["phone"]) & (table.c.birth_date == row["birth_date"]))
+    other = writer.conn.execute(
+        select(table.c.id)
+        .where(
+            table.c.clinic_id == row["clinic_id"],
+            table.c.id != row["id"],
+            table.c.deleted.is_(False),
+            table.c.merged_into.is_(None),
+            match,
+        )
+        .order_by(table.c.id)
+        .limit(1)
+    ).scalar()
+    if other is None:
+        return None
+    return writer.log_conflict(
+        entity="patient",
+        entity_id=row["id"],
+        other_id=other,
+        resolution="needs_review",
+        detail="Probably the same person registered twice: review and merge.",
+        suggestion={"action": "merge", "survivor_id": other, "duplicate_id": row["id"]},
+    )

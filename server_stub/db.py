@@ -1,0 +1,48 @@
+"""The server's database: SQLite (one clinic) or PostgreSQL (`DATABASE_URL`), same schema."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.engine import make_url
+
+from desktop.store.engine import sqlite_engine
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite+pysqlite:///{path}"
+
+
+def normalise_url(url: str) -> str:
+    """`postgresql://` URLs use psycopg 3 (the `postgres` extra), not psycopg2."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def create_server_engine(url: str) -> Engine:
+    url = normalise_url(url)
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        assert parsed.database, "a SQLite server database needs a file"
+        # Every request transaction takes the write lock up front: writers are serial, so
+        # change-log seqs commit in order (SYNC.md point 7) with no further locking.
+        return sqlite_engine(Path(parsed.database), begin="BEGIN IMMEDIATE")
+    return create_engine(url, pool_size=10, max_overflow=40, pool_pre_ping=True)
+
+
+def migrate(url: str, revision: str = "head") -> None:
+    url = normalise_url(url)
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database:
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    command.upgrade(config, revision)

@@ -1,0 +1,109 @@
+"""Server-only tables. The synced entity tables are the device's own models (desktop.store.models)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Boolean, Index, Integer, MetaData, String, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from desktop.store.models import NAMING
+from desktop.store.types import UTCDateTime, utcnow
+
+ID = String(36)
+
+
+class ServerBase(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Device(ServerBase):
+    __tablename__ = "server_device"
+    __table_args__ = (UniqueConstraint("clinic_id", "letter"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    clinic_id: Mapped[str] = mapped_column(ID, index=True)
+    name: Mapped[str] = mapped_column(String(80))
+    kind: Mapped[str] = mapped_column(String(10))
+    letter: Mapped[str] = mapped_column(String(1))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    enrolled_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class EnrollmentCode(ServerBase):
+    """A one-time code an admin hands to a new device; stored hashed, used once, expires."""
+
+    __tablename__ = "enrollment_code"
+
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    clinic_id: Mapped[str] = mapped_column(ID)
+    kind: Mapped[str] = mapped_column(String(10))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    device_id: Mapped[str | None] = mapped_column(ID)
+
+
+class UserSession(ServerBase):
+    __tablename__ = "user_session"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ID, index=True)
+    device_id: Mapped[str] = mapped_column(ID)
+    role: Mapped[str] = mapped_column(String(12))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AppliedOp(ServerBase):
+    """Every op the server has answered, with its answer: a second delivery gets the same answer."""
+
+    __tablename__ = "applied_op"
+
+    op_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    clinic_id: Mapped[str] = mapped_column(ID)
+    device_id: Mapped[str] = mapped_column(ID)
+    result: Mapped[dict[str, Any]] = mapped_column(JSON)
+    applied_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ChangeLog(ServerBase):
+    """The clinic's changes feed: one entry per row, its latest change; `seq` is what pull reads."""
+
+    __tablename__ = "change_log"
+    __table_args__ = (
+        UniqueConstraint("entity", "entity_id"),
+        Index("ix_change_log_clinic_seq", "clinic_id", "seq"),
+        # A row's entry is replaced on each change; AUTOINCREMENT stops SQLite from handing the
+        # deleted top seq out again, which would hide the change from devices already past it.
+        {"sqlite_autoincrement": True},
+    )
+
+    seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    clinic_id: Mapped[str] = mapped_column(ID)
+    entity: Mapped[str] = mapped_column(String(30))
+    entity_id: Mapped[str] = mapped_column(ID)
+
+
+class RowChange(ServerBase):
+    """Which fields each revision of a row changed, by which device, at which clock: the merge base."""
+
+    __tablename__ = "row_change"
+
+    entity_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    device_id: Mapped[str | None] = mapped_column(ID)
+    hlc: Mapped[str] = mapped_column(String(64))
+    fields: Mapped[list[str]] = mapped_column(JSON)
+
+
+class ClinicLock(ServerBase):
+    """One row per clinic, locked `FOR UPDATE` by every writer on PostgreSQL so that change-log
+    seqs of a clinic commit in the order they were assigned (SYNC.md, point 7)."""
+
+    __tablename__ = "clinic_lock"
+
+    clinic_id: Mapped[str] = mapped_column(ID, primary_key=True)
