@@ -39,7 +39,7 @@ from desktop.store.models import (
 )
 from desktop.sync.protocol import Op, OpResult, PushRequest, PushResponse
 from server_stub.models import AppliedOp
-from server_stub.rows import RowWriter, lock_clinic
+from server_stub.rows import RowWriter
 
 # Entities only staff devices (desks) may change; kiosks and boards are refused.
 STAFF_ONLY = frozenset(
@@ -76,7 +76,7 @@ class PushContext:
 
 def push(conn: Connection, ctx: PushContext, request: PushRequest) -> PushResponse:
     """Apply every op of one push inside the caller's transaction; the caller commits, then answers."""
-    lock_clinic(conn, ctx.clinic_id)
+    writer = RowWriter(conn, clinic_id=ctx.clinic_id, clock=ctx.clock, now=ctx.now)
     ids = [op.op_id for op in request.ops]
     seen: dict[str, dict[str, Any]] = {
         op_id: result
@@ -84,7 +84,6 @@ def push(conn: Connection, ctx: PushContext, request: PushRequest) -> PushRespon
             select(AppliedOp.op_id, AppliedOp.result).where(AppliedOp.op_id.in_(ids))
         )
     }
-    writer = RowWriter(conn, clinic_id=ctx.clinic_id, clock=ctx.clock, now=ctx.now)
     results: list[OpResult] = []
     for op in request.ops:
         if op.op_id in seen:

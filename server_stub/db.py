@@ -26,14 +26,18 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def create_server_engine(url: str) -> Engine:
+def create_server_engine(url: str, *, read_only: bool = False) -> Engine:
+    """The engine for request transactions; `read_only` for pulls and listings.
+
+    On SQLite every writing transaction takes the write lock up front: writers are serial, so
+    change-log seqs commit in order (SYNC.md point 7) with no further locking, and readers
+    (plain `BEGIN`, WAL) never wait for them. On PostgreSQL one engine serves both.
+    """
     url = normalise_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         assert parsed.database, "a SQLite server database needs a file"
-        # Every request transaction takes the write lock up front: writers are serial, so
-        # change-log seqs commit in order (SYNC.md point 7) with no further locking.
-        return sqlite_engine(Path(parsed.database), begin="BEGIN IMMEDIATE")
+        return sqlite_engine(Path(parsed.database), begin="BEGIN" if read_only else "BEGIN IMMEDIATE")
     return create_engine(url, pool_size=10, max_overflow=40, pool_pre_ping=True)
 
 

@@ -35,6 +35,9 @@ class RowWriter:
         self.clinic_id = clinic_id
         self.clock = clock
         self.now = now
+        # Taken before the first write and held to commit, whoever writes: pushes, conflict
+        # resolutions and admin tools alike.
+        lock_clinic(conn, clinic_id)
 
     def get(self, model: type[Synced], row_id: str) -> RowMapping | None:
         table = model.__table__  # type: ignore[attr-defined]
