@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import exists, select
+from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -468,11 +468,13 @@ def offer_freed_slot(
         return None
     clinic = current_clinic(uow.session)
     day = local_day(clinic, starts_at)
+    # An offer that lapsed unanswered leaves the patient in line, in their old place.
+    lapsed = and_(WaitlistEntry.status == "offered", WaitlistEntry.offer_expires_at < uow.now())
     entry = uow.session.scalars(
         select(WaitlistEntry)
         .where(
             WaitlistEntry.clinician_id == clinician_id,
-            WaitlistEntry.status == "waiting",
+            or_(WaitlistEntry.status == "waiting", lapsed),
             WaitlistEntry.deleted.is_(False),
             WaitlistEntry.earliest <= day,
             WaitlistEntry.latest >= day,
@@ -494,7 +496,8 @@ def accept_offer(uow: UnitOfWork, *, actor: Actor, entry_id: str) -> Appointment
     if entry.status != "offered" or entry.offered_start is None:
         raise InvalidInput("There is no open offer for this patient.", field="entry_id")
     if entry.offer_expires_at and entry.offer_expires_at < uow.now():
-        entry.status = "waiting"
+        # Nothing is written (the unit of work rolls back): a lapsed offer already counts as
+        # waiting when the next slot is freed (see offer_freed_slot).
         raise BookingConflict("The offer has expired; the patient stays on the waiting list.")
     appointment = book(
         uow,
