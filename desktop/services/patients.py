@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, tzinfo
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -20,7 +20,7 @@ from desktop.domain.patients import (
 )
 from desktop.domain.roles import require
 from desktop.services import audit
-from desktop.services.common import Actor, current_clinic, get, local_day
+from desktop.services.common import Actor, clinic_zone, current_clinic, get, local_day
 from desktop.store.models import (
     Appointment,
     Consultation,
@@ -190,13 +190,18 @@ class PatientHistory:
     appointments: list[Appointment]
     consultations: list[Consultation]
     prescriptions: list[Prescription]
+    tz: tzinfo = UTC  # the clinic's zone: dates are the clinic's days
 
     @property
     def diagnoses(self) -> list[tuple[date, str]]:
-        """Every recorded diagnosis with its date, newest first."""
-        found = [(c.started_at.date(), c.diagnosis) for c in self.consultations if c.diagnosis]
+        """Every recorded diagnosis with its (clinic-local) date, newest first."""
+        found = [
+            (c.started_at.astimezone(self.tz).date(), c.diagnosis) for c in self.consultations if c.diagnosis
+        ]
         found += [
-            (p.issued_at.date(), p.diagnosis) for p in self.prescriptions if p.issued_at and p.diagnosis
+            (p.issued_at.astimezone(self.tz).date(), p.diagnosis)
+            for p in self.prescriptions
+            if p.issued_at and p.diagnosis
         ]
         return sorted(set(found), reverse=True)
 
@@ -230,6 +235,7 @@ def history(uow: UnitOfWork, *, actor: Actor, patient_id: str) -> PatientHistory
                 .order_by(Prescription.code, Prescription.revision.desc())
             )
         ),
+        clinic_zone(current_clinic(session)),
     )
     audit.record(
         uow,

@@ -14,9 +14,14 @@ from desktop.domain.ids import human_code
 from desktop.domain.prescriptions import PrescriptionStatus, validate_medicines
 from desktop.domain.roles import require
 from desktop.services import audit
-from desktop.services.common import Actor, get
+from desktop.services.common import Actor, current_clinic, get, local_day
 from desktop.store.models import Consultation, Patient, Prescription
 from desktop.store.uow import UnitOfWork
+
+
+def _today(uow: UnitOfWork) -> date:
+    """The clinic's current day: after midnight in the clinic it is already tomorrow, whatever UTC says."""
+    return local_day(current_clinic(uow.session), uow.now())
 
 
 def _check_content(diagnosis: str, advice: str, follow_up_on: date | None, today: date) -> str:
@@ -48,7 +53,7 @@ def draft(
     patient = get(uow.session, Patient, patient_id)
     if consultation_id:
         get(uow.session, Consultation, consultation_id)
-    diagnosis = _check_content(diagnosis, advice, follow_up_on, uow.now().date())
+    diagnosis = _check_content(diagnosis, advice, follow_up_on, _today(uow))
     return uow.add(
         Prescription(
             clinic_id=patient.clinic_id,
@@ -80,7 +85,7 @@ def edit_draft(
     rx = get(uow.session, Prescription, prescription_id)
     if rx.status != PrescriptionStatus.DRAFT.value:
         raise ImmutableRecord("An issued prescription cannot be edited. Issue a correction instead.")
-    rx.diagnosis = _check_content(diagnosis, advice, follow_up_on, uow.now().date())
+    rx.diagnosis = _check_content(diagnosis, advice, follow_up_on, _today(uow))
     rx.medicines = validate_medicines(medicines)
     rx.advice = advice.strip()
     rx.follow_up_on = follow_up_on
@@ -126,7 +131,7 @@ def correct(
         raise InvalidInput("Only the current issued prescription can be corrected.", field="prescription_id")
     if not reason.strip():
         raise InvalidInput("Say why the prescription is corrected.", field="reason")
-    diagnosis = _check_content(diagnosis, advice, follow_up_on, uow.now().date())
+    diagnosis = _check_content(diagnosis, advice, follow_up_on, _today(uow))
     old.status = PrescriptionStatus.SUPERSEDED.value
     uow.label(old, "supersede_prescription")
     new = uow.add(
