@@ -35,18 +35,8 @@ def verify_password(password_hash: str | None, password: str) -> bool:
         return False
 
 
-def create_clinic(
-    uow: UnitOfWork,
-    *,
-    actor: Actor,
-    name: str,
-    timezone: str,
-    region: str = "IN",
-    address: str = "",
-    min_notice_minutes: int = 0,
-) -> Clinic:
-    """Create the clinic and make it this device's clinic."""
-    require(actor.role, "clinic.setup")
+def check_clinic(*, name: str, timezone: str, region: str, min_notice_minutes: int = 0) -> tuple[str, str]:
+    """A clinic's settings as stored (name with spaces folded, region upper-case), or InvalidInput."""
     name = " ".join(name.split())
     if not name:
         raise InvalidInput("The clinic needs a name.", field="name")
@@ -59,6 +49,35 @@ def create_clinic(
         raise InvalidInput(f"Unknown country code '{region}'.", field="region")
     if not 0 <= min_notice_minutes <= 7 * 24 * 60:
         raise InvalidInput("Minimum notice must be between 0 and 7 days.", field="min_notice_minutes")
+    return name, region
+
+
+def check_clinician(*, name: str, username: str, role: str) -> tuple[str, str, Role]:
+    """A staff member's name, username (lower-case) and role as stored, or InvalidInput."""
+    name = " ".join(name.split())
+    username = username.strip().lower()
+    if not name:
+        raise InvalidInput("Enter the staff member's name.", field="name")
+    if not username or not username.replace(".", "").replace("_", "").isalnum():
+        raise InvalidInput("Usernames use letters, digits, dots and underscores.", field="username")
+    if role not in {r.value for r in STAFF_ROLES}:
+        raise InvalidInput(f"Unknown staff role '{role}'.", field="role")
+    return name, username, Role(role)
+
+
+def create_clinic(
+    uow: UnitOfWork,
+    *,
+    actor: Actor,
+    name: str,
+    timezone: str,
+    region: str = "IN",
+    address: str = "",
+    min_notice_minutes: int = 0,
+) -> Clinic:
+    """Create the clinic and make it this device's clinic."""
+    require(actor.role, "clinic.setup")
+    name, region = check_clinic(name=name, timezone=timezone, region=region, min_notice_minutes=min_notice_minutes)
     clinic = uow.add(
         Clinic(
             name=name,
@@ -95,14 +114,7 @@ def add_clinician(
 ) -> Clinician:
     require(actor.role, "clinic.setup")
     clinic = current_clinic(uow.session)
-    name = " ".join(name.split())
-    username = username.strip().lower()
-    if not name:
-        raise InvalidInput("Enter the staff member's name.", field="name")
-    if not username or not username.replace(".", "").replace("_", "").isalnum():
-        raise InvalidInput("Usernames use letters, digits, dots and underscores.", field="username")
-    if Role(role) not in STAFF_ROLES:
-        raise InvalidInput(f"Unknown staff role '{role}'.", field="role")
+    name, username, role = check_clinician(name=name, username=username, role=role)
     taken = uow.session.scalar(select(Clinician.id).where(Clinician.username == username))
     if taken:
         raise InvalidInput(f"The username '{username}' is taken.", field="username")
@@ -111,7 +123,7 @@ def add_clinician(
             clinic_id=clinic.id,
             name=name,
             username=username,
-            role=Role(role).value,
+            role=role.value,
             specialty=specialty,
             room=room,
             password_hash=hash_password(password) if password else None,
