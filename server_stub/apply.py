@@ -126,7 +126,9 @@ def _apply_in_savepoint(writer: RowWriter, ctx: PushContext, op: Op) -> OpResult
         detail=f"Refused: {message}",
     )
     model = ENTITY_MODELS[op.entity]
-    if writer.get(model, op.entity_id) is not None:
+    current = writer.get(model, op.entity_id)
+    # Only a row of this clinic: another clinic's row would move into this clinic's feed.
+    if current is not None and _clinic_of(model, current) == ctx.clinic_id:
         writer.touch(model, op.entity_id)
     return OpResult(op_id=op.op_id, status="rejected", error=message, field=field, conflict_id=conflict_id)
 
