@@ -1,0 +1,85 @@
+"""The central server's FastAPI app: `create_app(database_url)`.
+
+Nothing lives in module globals: the engines, the server's clock and its settings are made when the
+app starts (after migrating the database) and kept on `app.state.server`. See docs/server.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
+
+from fastapi import FastAPI
+from starlette.middleware.gzip import GZipMiddleware
+
+from desktop import __version__
+from desktop.domain.clock import HybridLogicalClock
+from desktop.store.types import utcnow
+from desktop.sync.protocol import MAX_BODY_BYTES, PROTOCOL_HEADER, PROTOCOL_VERSION
+from server_stub import errors
+from server_stub.access import SESSION_TTL
+from server_stub.db import create_server_engine, migrate
+from server_stub.deps import ServerState
+from server_stub.middleware import BodyGuard, ProtocolGate
+from server_stub.routes import ROUTERS
+
+API_PREFIX = "/v1"
+# Called by devices that may not know the protocol yet: a new device enrolling, a health probe.
+NO_PROTOCOL_NEEDED = (f"{API_PREFIX}/health", f"{API_PREFIX}/devices/enroll")
+
+DESCRIPTION = f"""
+The ClinicDesk sync server (protocol {PROTOCOL_VERSION}; see docs/sync.md and docs/server.md).
+
+Every call but `/v1/health` and `/v1/devices/enroll` carries `{PROTOCOL_HEADER}: {PROTOCOL_VERSION}`
+(else 426) and `Authorization: Bearer <token>` (else 401). Errors are `{{"detail": "...", "field": "..."}}`.
+Bodies may be gzip (`Content-Encoding: gzip`); at most {MAX_BODY_BYTES // (1024 * 1024)} MiB, decompressed.
+"""
+
+
+def create_app(
+    database_url: str,
+    *,
+    now: Callable[[], datetime] = utcnow,
+    session_ttl: timedelta = SESSION_TTL,
+    run_migrations: bool = True,
+) -> FastAPI:
+    """The server over `database_url` (a SQLite file URL or PostgreSQL), migrated on start-up."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if run_migrations:
+            migrate(database_url)
+        engine = create_server_engine(database_url)
+        # SQLite: readers take no write lock (WAL); PostgreSQL: one pool serves both.
+        sqlite = engine.dialect.name == "sqlite"
+        read_engine = create_server_engine(database_url, read_only=True) if sqlite else engine
+        app.state.server = ServerState(
+            database_url=database_url,
+            engine=engine,
+            read_engine=read_engine,
+            clock=HybridLogicalClock("server"),
+            now=now,
+            session_ttl=session_ttl,
+        )
+        try:
+            yield
+        finally:
+            for each in {engine, read_engine}:
+                each.dispose()
+
+    app = FastAPI(
+        title="ClinicDesk sync server",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/docs",
+    )
+    errors.install(app)
+    for router in ROUTERS:
+        app.include_router(router, prefix=API_PREFIX)
+    # Outermost first when a request comes in: gzip answers, the protocol gate, the body guard.
+    app.add_middleware(BodyGuard, limit=MAX_BODY_BYTES)
+    app.add_middleware(ProtocolGate, prefix=f"{API_PREFIX}/", exempt=NO_PROTOCOL_NEEDED)
+    app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=5)
+    return app

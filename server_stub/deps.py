@@ -1,0 +1,79 @@
+"""What routes receive from FastAPI: the server's state, one transaction per request, the caller.
+
+The transaction dependencies have `scope="function"`: the transaction commits when the route
+returns and before the answer is sent, so a device is never told of a change that is not durable;
+an exception rolls it back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Connection, Engine
+
+from desktop.domain.clock import HybridLogicalClock
+from server_stub import access
+from server_stub.errors import ApiError
+
+
+@dataclass
+class ServerState:
+    """Everything the routes share, kept on `app.state.server` (no module-level globals)."""
+
+    database_url: str
+    engine: Engine  # writers: on SQLite every transaction takes the write lock up front
+    read_engine: Engine  # readers: plain BEGIN on SQLite (WAL), the same engine on PostgreSQL
+    clock: HybridLogicalClock
+    now: Callable[[], datetime]
+    session_ttl: timedelta
+
+
+def server_state(request: Request) -> ServerState:
+    state: ServerState = request.app.state.server
+    return state
+
+
+State = Annotated[ServerState, Depends(server_state)]
+
+
+def write_transaction(state: State) -> Iterator[Connection]:
+    with state.engine.begin() as conn:
+        yield conn
+
+
+def read_transaction(state: State) -> Iterator[Connection]:
+    with state.read_engine.connect() as conn, conn.begin():
+        yield conn
+
+
+WriteConn = Annotated[Connection, Depends(write_transaction, scope="function")]
+ReadConn = Annotated[Connection, Depends(read_transaction, scope="function")]
+
+_bearer = HTTPBearer(auto_error=False, description="A device token, or a clinician's session token.")
+Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+def _token(credentials: HTTPAuthorizationCredentials | None) -> str | None:
+    return credentials.credentials if credentials else None
+
+
+def caller_writing(conn: WriteConn, state: State, credentials: Bearer) -> access.Caller:
+    return access.authenticate(conn, _token(credentials), now=state.now())
+
+
+def caller_reading(conn: ReadConn, state: State, credentials: Bearer) -> access.Caller:
+    return access.authenticate(conn, _token(credentials), now=state.now())
+
+
+WritingCaller = Annotated[access.Caller, Depends(caller_writing)]
+ReadingCaller = Annotated[access.Caller, Depends(caller_reading)]
+
+
+def require_desk(caller: access.Caller) -> None:
+    if caller.kind != "desk":
+        raise ApiError(403, f"Conflicts are reviewed on a clinician's desk, not on a {caller.kind}.")

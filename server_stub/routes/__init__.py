@@ -1,0 +1,7 @@
+"""The API's routers, one per resource; `server_stub.app` mounts them all under /v1."""
+
+from __future__ import annotations
+
+from server_stub.routes import auth, conflicts, devices, health, sync
+
+ROUTERS = (health.router, devices.router, auth.router, sync.router, conflicts.router)

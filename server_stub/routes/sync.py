@@ -1,0 +1,67 @@
+"""`POST /v1/sync/push` and `GET /v1/sync/pull`: the device's journal up, the clinic's changes down."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
+
+from desktop.sync.protocol import (
+    DEFAULT_PULL_LIMIT,
+    MAX_PULL_LIMIT,
+    ErrorBody,
+    PullResponse,
+    PushRequest,
+    PushResponse,
+)
+from server_stub import access
+from server_stub.apply import PushContext, push
+from server_stub.deps import ReadConn, ReadingCaller, State, WriteConn, WritingCaller
+from server_stub.errors import ApiError
+from server_stub.fastjson import FastJSONResponse
+from server_stub.pull import pull_page
+
+router = APIRouter(prefix="/sync", tags=["sync"])
+ERRORS = {code: {"model": ErrorBody} for code in (401, 403, 413, 422, 426)}
+SEEN_EVERY = timedelta(minutes=1)  # how fresh a device's `last_seen_at` is kept by its pulls
+
+
+@router.post("/push", response_model=PushResponse, responses=ERRORS)
+def push_ops(body: PushRequest, caller: WritingCaller, conn: WriteConn, state: State) -> PushResponse:
+    """Apply the ops in order, each whole or not at all; answered after the transaction commits.
+
+    Retries are harmless: an op seen before is answered from its stored result (`duplicate`)."""
+    if body.device_id != caller.device_id:
+        raise ApiError(
+            403, "This push names another device than the one the token belongs to.", field="device_id"
+        )
+    now = state.now()
+    ctx = PushContext(
+        clinic_id=caller.clinic_id,
+        device_id=caller.device_id,
+        device_kind=caller.kind,
+        now=now,
+        clock=state.clock,
+    )
+    answer = push(conn, ctx, body)
+    access.mark_seen(conn, caller.device_id, now)
+    return answer
+
+
+@router.get("/pull", response_model=PullResponse, responses=ERRORS)
+def pull(
+    caller: ReadingCaller,
+    conn: ReadConn,
+    state: State,
+    since: Annotated[int, Query(ge=0, description="The `next` of the previous page; 0 at first.")] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_PULL_LIMIT)] = DEFAULT_PULL_LIMIT,
+) -> Response:
+    """The clinic's changes after `since`, in seq order, as much as this kind of device may see."""
+    page = pull_page(conn, clinic_id=caller.clinic_id, kind=caller.kind, since=since, limit=limit)
+    now = state.now()
+    if caller.last_seen_at is None or now - caller.last_seen_at > SEEN_EVERY:
+        with state.engine.begin() as writer:
+            access.mark_seen(writer, caller.device_id, now)
+    return FastJSONResponse(page)
