@@ -270,6 +270,12 @@ def merge(uow: UnitOfWork, *, actor: Actor, survivor_id: str, duplicate_id: str)
     duplicate = get(session, Patient, duplicate_id)
     if duplicate.merged_into:
         raise InvalidInput("That record was already merged.", field="duplicate_id")
+    if survivor.merged_into:
+        # Its visits would land on a record that search no longer shows.
+        raise InvalidInput(
+            "That record was itself merged into another one; merge into the current record.",
+            field="survivor_id",
+        )
     for model in _REPOINTED:
         rows = session.scalars(select(model).where(model.patient_id == duplicate.id))  # type: ignore[attr-defined]
         for row in rows:
