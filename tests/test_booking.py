@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -430,3 +430,40 @@ def test_each_booking_journals_one_op_per_row(
     ]
     audit = next(op for op in ops if op.entity == "audit_event")
     assert audit.data["entity_id"] == appointment.id and audit.data["action"] == "book"
+
+
+def test_a_follow_up_in_the_repeated_hour_of_fall_back_is_not_reported_as_moved(
+    store: LocalStore, clinic: ClinicSetup, make_patient: PatientFactory
+) -> None:
+    with store.unit_of_work() as uow:
+        availability.set_hours(
+            uow, actor=SYSTEM, clinician_id=clinic.doctor_a, weekday=6, start=time(1), end=time(4)
+        )
+    first = local(date(2026, 10, 18), 2, 30)
+    with store.unit_of_work() as uow:
+        result = booking.book_follow_ups(
+            uow,
+            actor=SYSTEM,
+            patient_id=make_patient().id,
+            clinician_id=clinic.doctor_a,
+            first_start=first,
+            every_weeks=1,
+            count=2,
+        )
+    # 02:30 happens twice on 25 October; the booking is at the first one, as asked.
+    assert [a.starts_at for a in result.appointments] == [first, datetime(2026, 10, 25, 0, 30, tzinfo=UTC)]
+    assert result.moved == []
+
+
+@pytest.mark.parametrize(("fold", "utc_hour"), [(0, 0), (1, 1)])
+def test_booking_either_half_past_two_on_fall_back_night_in_clinic_time(
+    store: LocalStore, clinic: ClinicSetup, make_patient: PatientFactory, fold: int, utc_hour: int
+) -> None:
+    """The screen hands over the clinic's wall time; in the repeated hour `fold` says which one."""
+    with store.unit_of_work() as uow:
+        availability.set_hours(
+            uow, actor=SYSTEM, clinician_id=clinic.doctor_a, weekday=6, start=time(1), end=time(4)
+        )
+    wall_time = datetime(2026, 10, 25, 2, 30, fold=fold, tzinfo=clinic.tz)
+    appointment = book(store, make_patient().id, clinic.doctor_a, wall_time)
+    assert appointment.starts_at == datetime(2026, 10, 25, utc_hour, 30, tzinfo=UTC)

@@ -8,7 +8,7 @@ before the insert give the friendly message; the index is what makes a double bo
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -185,7 +185,9 @@ def book(
             raise InvalidInput("Choose a time for the appointment.", field="starts_at")
         if starts_at.tzinfo is None:
             raise InvalidInput("The time must include its time zone.", field="starts_at")
-        slot = _slot_at(uow, doctor, starts_at)
+        # Slots are in UTC; a clinic-zone time in the repeated hour of a DST change never
+        # compares equal to another zone's, so compare in UTC.
+        slot = _slot_at(uow, doctor, starts_at.astimezone(UTC))
         start, end = slot.start, slot.end
         seat = _free_seat(session, doctor.id, start, slot.capacity)
     _check_patient_free(session, patient, start, end, clinic)
@@ -350,7 +352,9 @@ def book_follow_ups(
                 f"Follow-up {n + 1} cannot be booked: nothing free on {wanted.date():%a %d %b %Y}.",
                 field="first_start",
             )
-        if start != wanted:
+        # Compare in UTC: Python never finds a time in the repeated hour of a DST change equal
+        # to a time in another zone, so a local `wanted` would always look moved there.
+        if start != wanted.astimezone(UTC):
             moved.append(f"Follow-up {n + 1} moved to {local_time_text(clinic, start)}")
         booked.append(
             book(
