@@ -10,7 +10,7 @@ from sqlalchemy import select
 from desktop.domain.appointments import AppointmentType
 from desktop.domain.errors import BookingConflict, InvalidInput, InvalidTransition, NotAllowed
 from desktop.domain.ids import is_human_code
-from desktop.services import availability, booking
+from desktop.services import availability, booking, queue
 from desktop.services import clinic as clinic_service
 from desktop.services.common import KIOSK, SYSTEM
 from desktop.store.local import LocalStore
@@ -467,3 +467,33 @@ def test_booking_either_half_past_two_on_fall_back_night_in_clinic_time(
     wall_time = datetime(2026, 10, 25, 2, 30, fold=fold, tzinfo=clinic.tz)
     appointment = book(store, make_patient().id, clinic.doctor_a, wall_time)
     assert appointment.starts_at == datetime(2026, 10, 25, utc_hour, 30, tzinfo=UTC)
+
+
+def test_an_emergency_is_seen_now_without_a_slot_and_jumps_the_queue(
+    store: LocalStore, clinic: ClinicSetup, make_patient: PatientFactory, clock: Clock
+) -> None:
+    clock.set(local(MONDAY, 9))
+    routine = make_patient()
+    with store.unit_of_work() as uow:
+        queue.issue_token(uow, actor=KIOSK, patient_id=routine.id)
+    clock.set(local(MONDAY, 9, 40))
+    with store.unit_of_work() as uow:
+        emergency = booking.book(
+            uow,
+            actor=clinic.desk,
+            patient_id=make_patient().id,
+            clinician_id=clinic.doctor_a,
+            kind=AppointmentType.EMERGENCY,
+        )
+    assert (emergency.starts_at, emergency.seat, emergency.urgency, emergency.emergency) == (
+        clock(),
+        None,
+        "emergency",
+        True,
+    )
+    assert free_starts(store, clinic.doctor_a)[0] == local(MONDAY, 10)  # 09:45 is taken by the emergency
+    with store.unit_of_work() as uow:
+        queue.check_in(uow, actor=clinic.desk, appointment_id=emergency.id)
+    with store.unit_of_work() as uow:
+        called = queue.call_next(uow, actor=clinic.doctor, clinician_id=clinic.doctor_a)
+    assert called is not None and called.appointment_id == emergency.id
