@@ -1,0 +1,40 @@
+"""`clinic backup PATH`: a consistent copy of the live database (safe while the app runs)."""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+from datetime import datetime
+from pathlib import Path
+
+from desktop.commands import Context, Subcommands, add_command
+from desktop.domain.errors import InvalidInput
+
+
+def register(subcommands: Subcommands) -> None:
+    parser = add_command(
+        subcommands,
+        "backup",
+        run_backup,
+        help="Copy the database to PATH (a file, or a folder to put it in).",
+    )
+    parser.add_argument("path", type=Path, metavar="PATH")
+    parser.add_argument("--force", action="store_true", help="Replace PATH if it exists.")
+
+
+def run_backup(ctx: Context, args: argparse.Namespace) -> int:
+    with ctx.store() as store:
+        target: Path = args.path.expanduser()
+        if target.is_dir():
+            target = target / f"clinicdesk-{datetime.now():%Y%m%d-%H%M%S}.db"
+        if target.resolve() == store.path.resolve():
+            raise InvalidInput("That is the live database itself; choose another path.", field="path")
+        if target.exists() and not args.force:
+            raise InvalidInput(f"{target} exists; choose another path or pass --force.", field="path")
+        try:
+            store.backup(target)
+        except (OSError, sqlite3.Error) as exc:
+            raise InvalidInput(f"Could not write the backup to {target}: {exc}.", field="path") from None
+    size = target.stat().st_size
+    print(f"Backup written: {target} ({size / 1_000_000:.1f} MB, {size} bytes)")
+    return 0
