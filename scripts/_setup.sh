@@ -1,0 +1,63 @@
+# Shared by scripts/demo and scripts/test (sourced, not run): the system libraries Qt needs
+# offscreen, a .venv, and the project installed into it. Safe to run again: it skips what is done.
+
+QT_PACKAGES=(libgl1 libegl1 libxkbcommon0 libfontconfig1 libfreetype6 libglib2.0-0 libdbus-1-3 fonts-dejavu-core)
+PYTHON=${PYTHON:-python3}
+
+missing_packages() {
+  local package
+  for package in "$@"; do
+    dpkg-query -W -f='${db:Status-Abbrev}' "$package" 2>/dev/null | grep -q '^ii' || echo "$package"
+  done
+}
+
+ensure_system_packages() {
+  if ! command -v dpkg-query >/dev/null 2>&1; then
+    echo "Not Debian or Ubuntu: make sure the equivalents of ${QT_PACKAGES[*]} are installed." >&2
+    return 0
+  fi
+  local wanted=("${QT_PACKAGES[@]}")
+  command -v "$PYTHON" >/dev/null 2>&1 || wanted+=(python3)
+  "$PYTHON" -c 'import ensurepip' >/dev/null 2>&1 || wanted+=(python3-venv)
+  local missing
+  missing=$(missing_packages "${wanted[@]}" | tr '\n' ' ')
+  [ -n "${missing// /}" ] || return 0
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "Missing system packages; please run:" >&2
+    echo "  sudo apt-get update && sudo apt-get install -y --no-install-recommends $missing" >&2
+    return 0
+  fi
+  echo "Installing system packages: $missing"
+  local log
+  log=$(mktemp)
+  # shellcheck disable=SC2086  # $missing is a list of package names
+  if ! { DEBIAN_FRONTEND=noninteractive apt-get update -qq \
+      && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing; } >"$log" 2>&1; then
+    cat "$log" >&2
+    rm -f "$log"
+    echo "Installing the system packages failed." >&2
+    exit 1
+  fi
+  rm -f "$log"
+}
+
+# ensure_project TARGET: .venv with the project installed as `pip install -e TARGET` (e.g. '.[test]').
+# Reinstalls only when pyproject.toml or the target changed; delete .venv to start from scratch.
+ensure_project() {
+  local target=$1
+  if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+    echo "ClinicDesk needs Python 3.11 or newer as '$PYTHON' (set PYTHON=/path/to/python3.11)." >&2
+    exit 1
+  fi
+  if [ ! -x .venv/bin/python ]; then
+    echo "Creating .venv"
+    "$PYTHON" -m venv .venv
+  fi
+  local stamp
+  stamp=".venv/.installed-$(printf '%s\n' "$target" | cat - pyproject.toml | sha256sum | cut -c1-16)"
+  if [ ! -e "$stamp" ]; then
+    echo "Installing ClinicDesk into .venv ($target); the first time takes a few minutes"
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check -e "$target"
+    touch "$stamp"
+  fi
+}
