@@ -66,8 +66,8 @@ def run(data_dir: Path, *args: str) -> Demo:
     return Demo(data_dir, code, out.getvalue())
 
 
-def make_demo(data_dir: Path, seed: int = 7) -> Demo:
-    return run(data_dir, "demo-data", "--seed", str(seed), "--date", DAY.isoformat())
+def make_demo(data_dir: Path, seed: int = 7, day: date = DAY) -> Demo:
+    return run(data_dir, "demo-data", "--seed", str(seed), "--date", day.isoformat())
 
 
 @pytest.fixture(scope="module")
@@ -256,6 +256,20 @@ def test_another_seed_makes_other_patients(demo: Demo, tmp_path: Path) -> None:
     ):
         ours, theirs = set(a.execute(names).fetchall()), set(b.execute(names).fetchall())
     assert len(ours & theirs) < 150
+
+
+@pytest.mark.slow
+def test_a_sunday_is_a_quieter_day(tmp_path: Path) -> None:
+    sunday = make_demo(tmp_path / "sunday", day=date(2026, 3, 1))
+    assert sunday.code == 0
+    assert "Demo day Sun 1 Mar 10:30" in sunday.output and ", 300 patients" in sunday.output
+    assert (
+        "Dr Arjun Mehta · General medicine · Room 2 · arjun.mehta\n  does not work on Sundays"
+        in sunday.output
+    )
+    statuses = day_statuses(sunday.db)
+    assert {"completed", "checked_in", "confirmed", "requested"} <= set(statuses)
+    assert "Waiting list: " in sunday.output
 
 
 def test_backup_is_a_valid_copy_with_the_same_rows(demo: Demo, tmp_path: Path) -> None:

@@ -37,7 +37,7 @@ def run_demo_data(ctx: Context, args: argparse.Namespace) -> int:
         elapsed = time.perf_counter() - started
         with store.reading() as session:
             clinic = current_clinic(session)
-            print(f"Demo clinic made in {elapsed:.1f} s in {store.data_dir} (seed {args.seed})")
+            print(f"Demo clinic made in {elapsed:.1f} s in {store.data_dir.resolve()} (seed {args.seed})")
             staff = f"{result.doctors} doctors, {result.staff - result.doctors} other staff"
             print(f"{result.clinic_name}: {staff}, {result.patients} patients")
             print(f"Staff sign in with their username and the password '{demo.STAFF_PASSWORD}'")

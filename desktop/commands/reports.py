@@ -77,6 +77,21 @@ def on_leave(session: Session, day: date) -> set[str]:
     )
 
 
+def working_on(session: Session, day: date) -> set[str]:
+    """Ids of the doctors with working hours on `day`'s weekday (leave and holidays aside)."""
+    return set(
+        session.scalars(
+            select(Availability.clinician_id).where(
+                Availability.kind == "hours",
+                Availability.deleted.is_(False),
+                Availability.weekday == day.weekday(),
+                (Availability.valid_from.is_(None)) | (Availability.valid_from <= day),
+                (Availability.valid_to.is_(None)) | (Availability.valid_to >= day),
+            )
+        )
+    )
+
+
 def patient_names(session: Session, ids: set[str]) -> dict[str, str]:
     if not ids:
         return {}
@@ -94,15 +109,15 @@ def print_agenda(session: Session, *, day: date, doctor: str | None = None) -> N
     print(f"Agenda of {clinic.name} for {day:%a} {day.day} {day:%b %Y} ({clinic.timezone})")
     if holiday:
         print("  The clinic is closed: holiday.")
-    away = on_leave(session, day)
+    away, working = on_leave(session, day), working_on(session, day)
     for doc in chosen:
         appointments = booking.agenda(session, clinician_id=doc.id, day=day)
         names = patient_names(session, {a.patient_id for a in appointments})
         print(f"\n{doc.name} · {doc.specialty or 'doctor'} · {doc.room or 'no room'} · {doc.username}")
         if doc.id in away:
             print("  on leave")
-        if not appointments and doc.id not in away:
-            print("  no appointments")
+        elif not appointments:
+            print("  no appointments" if doc.id in working else f"  does not work on {day:%A}s")
         for a in appointments:
             print(
                 f"  {a.starts_at.astimezone(tz):%H:%M}  {a.code}  {cell(names.get(a.patient_id, '?'), 28)}"

@@ -316,14 +316,21 @@ DOCTORS = (
     DoctorPlan("Dr Priya Raman", "priya.raman", GENERAL, "Room 1", (time(9), time(13)), (time(10), time(13))),
     DoctorPlan("Dr Arjun Mehta", "arjun.mehta", GENERAL, "Room 2", (time(9), time(13))),
     DoctorPlan(
-        "Dr Kavita Iyer", "kavita.iyer", PAEDIATRICS, "Room 3", (time(9), time(13)), (time(10), time(12))
+        "Dr Kavita Iyer", "kavita.iyer", PAEDIATRICS, "Room 3", (time(9), time(13)), (time(10), time(13))
     ),
     DoctorPlan("Dr Rahul Desai", "rahul.desai", PAEDIATRICS, "Room 4", (time(9), time(13))),
-    DoctorPlan("Dr Ananya Bose", "ananya.bose", GYNAECOLOGY, "Room 5", (time(9, 30), time(12, 30))),
+    DoctorPlan(
+        "Dr Ananya Bose",
+        "ananya.bose",
+        GYNAECOLOGY,
+        "Room 5",
+        (time(9, 30), time(12, 30)),
+        (time(10), time(12)),
+    ),
     DoctorPlan("Dr Fatima Sheikh", "fatima.sheikh", GYNAECOLOGY, "Room 6"),
-    # Fully booked on the demo day: a patient waits on her waiting list for a cancellation.
+    # Fully booked on the demo day: a patient waits on his waiting list for a cancellation.
     DoctorPlan("Dr Vikram Nair", "vikram.nair", CARDIOLOGY, "Room 7", (time(10), time(13)), fill=1.0),
-    DoctorPlan("Dr Suresh Reddy", "suresh.reddy", CARDIOLOGY, "Room 8"),
+    DoctorPlan("Dr Suresh Reddy", "suresh.reddy", CARDIOLOGY, "Room 8", sunday=(time(10), time(12))),
 )
 ON_LEAVE = "rahul.desai"  # away from the day before the demo day to two days after
 WAITLISTED_FOR = "vikram.nair"
