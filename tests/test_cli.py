@@ -139,6 +139,18 @@ def test_user_errors_are_one_readable_line_and_exit_2(
     assert "Traceback" not in captured.err + captured.out
 
 
+def test_a_data_dir_that_cannot_hold_a_database(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    a_file = tmp_path / "a-file"
+    a_file.write_text("not a folder")
+    assert main(["--data-dir", str(a_file), "init", "--clinic-name", "X"]) == 2
+    assert f"Cannot open the database in {a_file}: " in capsys.readouterr().err
+    not_sqlite = tmp_path / "other"
+    not_sqlite.mkdir()
+    (not_sqlite / DB_NAME).write_bytes(b"this is not an SQLite file, whatever its name says" * 4)
+    assert main(["--data-dir", str(not_sqlite), "agenda"]) == 2
+    assert "file is not a database" in capsys.readouterr().err
+
+
 def test_user_errors_of_the_installed_command(tmp_path: Path) -> None:
     """The same, as the real process: one line on stderr, exit code 2."""
     done = run_clinic("--data-dir", str(tmp_path / "d"), "agenda")

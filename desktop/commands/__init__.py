@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import get_args
 
-from desktop.domain.errors import NotFound
+from sqlalchemy.exc import DBAPIError
+
+from desktop.domain.errors import InvalidInput, NotFound
 from desktop.settings import Settings
 from desktop.store.local import DB_NAME, LocalStore
 
@@ -37,7 +39,13 @@ class Context:
         data_dir = self.settings.data_dir
         if not create and not (data_dir / DB_NAME).exists():
             raise NotFound(f"No ClinicDesk data in {data_dir}. Run `clinic init` first, or pass --data-dir.")
-        store = LocalStore(data_dir, now=now)
+        try:
+            store = LocalStore(data_dir, now=now)
+        except (OSError, DBAPIError) as exc:  # not a folder, no permission, not a database...
+            reason = getattr(exc, "orig", None) or exc
+            raise InvalidInput(
+                f"Cannot open the database in {data_dir}: {reason}.", field="data_dir"
+            ) from None
         try:
             yield store
         finally:
