@@ -182,7 +182,8 @@ def test_backup_refuses_to_overwrite_or_to_copy_onto_the_live_database(
     before = live.read_bytes()
     assert main(["--data-dir", str(data), "backup", str(live)]) == 2
     assert main(["--data-dir", str(data), "backup", str(live), "--force"]) == 2
-    assert "That is the live database itself" in capsys.readouterr().err
+    assert main(["--data-dir", str(data), "backup", str(data / f"{DB_NAME}-wal"), "--force"]) == 2
+    assert capsys.readouterr().err.count("That is the live database itself") == 3
     assert live.read_bytes() == before
 
     target = tmp_path / "copy.db"

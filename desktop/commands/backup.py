@@ -27,7 +27,8 @@ def run_backup(ctx: Context, args: argparse.Namespace) -> int:
         target: Path = args.path.expanduser()
         if target.is_dir():
             target = target / f"clinicdesk-{datetime.now():%Y%m%d-%H%M%S}.db"
-        if target.resolve() == store.path.resolve():
+        live = store.path.resolve()
+        if target.resolve().parent == live.parent and target.name.startswith(live.name):  # .db, -wal, -shm
             raise InvalidInput("That is the live database itself; choose another path.", field="path")
         if target.exists() and not args.force:
             raise InvalidInput(f"{target} exists; choose another path or pass --force.", field="path")
