@@ -129,11 +129,12 @@ class BodyGuard:
             await send_error(send, 413, too_large)
             return
         try:
-            body = await self._read(receive)
+            body, complete = await self._read(receive)
         except Disconnected:
             return  # nobody to answer
         if body is None:
-            await self._drain(receive)
+            if not complete:
+                await self._drain(receive)
             await send_error(send, 413, too_large)
             return
         if encoding == "gzip":
@@ -149,8 +150,8 @@ class BodyGuard:
         raw.append((b"content-length", str(len(body)).encode()))
         await self.app({**scope, "headers": raw}, self._replay(body, receive), send)
 
-    async def _read(self, receive: Receive) -> bytes | None:
-        """The whole body, or None as soon as it passes the limit."""
+    async def _read(self, receive: Receive) -> tuple[bytes | None, bool]:
+        """The whole body, or None as soon as it passes the limit; and whether all of it came."""
         chunks: list[bytes] = []
         size = 0
         while True:
@@ -158,12 +159,13 @@ class BodyGuard:
             if message["type"] != "http.request":
                 raise Disconnected
             chunk = message.get("body", b"")
+            complete = not message.get("more_body", False)
             size += len(chunk)
             if size > self.limit:
-                return None
+                return None, complete
             chunks.append(chunk)
-            if not message.get("more_body", False):
-                return b"".join(chunks)
+            if complete:
+                return b"".join(chunks), True
 
     async def _drain(self, receive: Receive) -> None:
         dropped = 0
