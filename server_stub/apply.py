@@ -265,11 +265,13 @@ def _update(
         status = "conflict" if placed == "conflict" else status
         if conflict_id:
             conflict_ids.append(conflict_id)
-    version = (
-        writer.update(model, current, changes, device_id=ctx.device_id, hlc=op.hlc)
-        if changes
-        else current["version"]
-    )
+    if changes:
+        version = writer.update(model, current, changes, device_id=ctx.device_id, hlc=op.hlc)
+    else:
+        # Every field this op set lost to another device's change: nothing is written, so the
+        # row is re-announced, or a device that rebased its edit on top would keep it forever.
+        version = current["version"]
+        writer.touch(model, current["id"])
     return OpResult(
         op_id=op.op_id,
         status=status,  # type: ignore[arg-type]
