@@ -46,6 +46,7 @@ from desktop.sync.protocol import PullResponse, PushRequest, PushResponse
 from desktop.sync.report import Progress
 from server_stub.pull import HIDDEN
 from tests.fixtures.server import (  # noqa: F401
+    Enrolled,
     LiveServer,
     device_template,
     journal_ops,
@@ -359,8 +360,6 @@ class Convergence(RuleBasedStateMachine):
         before = self.server.counts(clinic_id)
         desk = self.devices[0]
         enrolled_token = desk.link._token_provider()
-        from tests.fixtures.server import Enrolled
-
         replay = Enrolled(desk.store.device().device_id, enrolled_token or "", clinic_id, "A", "desk")
         ops = journal_ops(desk.store)
         for start in range(0, len(ops), 500):
@@ -412,7 +411,7 @@ def _without_hash(key: tuple[str, str], data: dict[str, Any]) -> dict[str, Any]:
 @pytest.mark.slow
 def test_devices_converge_with_the_server(
     live_server: LiveServer, device_template: Path, tmp_path: Path
-) -> None:  # noqa: F811
+) -> None:
     machine = type(
         "ConvergenceRun",
         (Convergence,),
