@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import requests
@@ -9,7 +10,7 @@ from sqlalchemy import update
 
 from desktop.store.types import utcnow
 from server_stub import admin
-from server_stub.models import UserSession
+from server_stub.models import Device, UserSession
 from tests.fixtures.server import (  # noqa: F401
     PASSWORD,
     LiveServer,
@@ -142,3 +143,20 @@ def test_the_protocol_header_is_required_before_anything_else(live_server: LiveS
     # Checked before the token and the body: an old app is told to update, not that it is wrong.
     old_app = live_server.http("bad-token", protocol=None).post(live_server.url("/v1/sync/push"), data=b"{")
     assert old_app.status_code == 426
+
+
+def test_pulls_keep_last_seen_fresh(live_server: LiveServer) -> None:
+    clinic = live_server.create_clinic()
+    board = live_server.enroll(clinic, "board")  # a board never pushes: its pulls are its sign of life
+    long_ago = utcnow() - timedelta(days=3)
+    with live_server.engine.begin() as conn:
+        conn.execute(update(Device).where(Device.id == board.device_id).values(last_seen_at=long_ago))
+    assert live_server.http(board.token).get(live_server.url("/v1/sync/pull")).status_code == 200
+    deadline = time.monotonic() + 5
+    while True:  # recorded after the answer is sent
+        with live_server.admin() as a:
+            (seen,) = [d.last_seen_at for d in admin.list_devices(a, clinic_id=clinic)]
+        if (seen and seen > long_ago) or time.monotonic() > deadline:
+            break
+        time.sleep(0.02)
+    assert seen is not None and seen > utcnow() - timedelta(minutes=1)

@@ -13,6 +13,7 @@ from desktop.domain.roles import Role
 from desktop.services import booking, consultations, patients, prescriptions
 from desktop.services.common import KIOSK, Actor
 from desktop.store.local import LocalStore
+from desktop.store.models import Appointment
 from tests.fixtures.server import (  # noqa: F401
     ClinicOnServer,
     Enrolled,
@@ -81,8 +82,6 @@ def test_push_then_pull_round_trip(
 
     device, store = kiosk(live_server, desk, device_store, "kiosk-1")
     with store.reading() as session:
-        from desktop.store.models import Appointment
-
         pulled = session.get(Appointment, appointment_id)
         assert pulled is not None and pulled.version == 1 and pulled.status == "confirmed"
         assert pulled.starts_at == tomorrow_at(10)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import logging
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
+from sqlalchemy.exc import OperationalError
+from starlette.background import BackgroundTask
 
 from desktop.sync.protocol import (
     DEFAULT_PULL_LIMIT,
@@ -18,11 +21,12 @@ from desktop.sync.protocol import (
 )
 from server_stub import access
 from server_stub.apply import PushContext, push
-from server_stub.deps import ReadConn, ReadingCaller, State, WriteConn, WritingCaller
+from server_stub.deps import ReadConn, ReadingCaller, ServerState, State, WriteConn, WritingCaller
 from server_stub.errors import ApiError
 from server_stub.fastjson import FastJSONResponse
 from server_stub.pull import pull_page
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/sync", tags=["sync"])
 ERRORS = {code: {"model": ErrorBody} for code in (401, 403, 413, 422, 426)}
 SEEN_EVERY = timedelta(minutes=1)  # how fresh a device's `last_seen_at` is kept by its pulls
@@ -61,7 +65,15 @@ def pull(
     """The clinic's changes after `since`, in seq order, as much as this kind of device may see."""
     page = pull_page(conn, clinic_id=caller.clinic_id, kind=caller.kind, since=since, limit=limit)
     now = state.now()
-    if caller.last_seen_at is None or now - caller.last_seen_at > SEEN_EVERY:
-        with state.engine.begin() as writer:
-            access.mark_seen(writer, caller.device_id, now)
-    return FastJSONResponse(page)
+    stale = caller.last_seen_at is None or now - caller.last_seen_at > SEEN_EVERY
+    # After the answer is sent and the read transaction has ended; a busy database skips it.
+    later = BackgroundTask(_mark_seen, state, caller.device_id, now) if stale else None
+    return FastJSONResponse(page, background=later)
+
+
+def _mark_seen(state: ServerState, device_id: str, now: datetime) -> None:
+    try:
+        with state.engine.begin() as conn:
+            access.mark_seen(conn, device_id, now)
+    except OperationalError:
+        log.warning("could not record when device %s was last seen", device_id, exc_info=True)
