@@ -11,11 +11,13 @@ import os
 import sys
 from collections.abc import Sequence
 
-from desktop.commands import Context, backup, demo, global_options, reports, setup
+from desktop.commands import Context, backup, demo, global_options, reports, setup, sync_demo
 from desktop.domain.errors import ClinicError
 from desktop.settings import Settings, SettingsError, load_settings
+from desktop.sync import cli as sync_cli
+from server_stub import cli as server_cli
 
-COMMANDS = (setup, demo, reports, backup)
+COMMANDS = (setup, demo, reports, backup, sync_demo, sync_cli, server_cli)
 
 
 def build_parser() -> argparse.ArgumentParser:
