@@ -245,3 +245,21 @@ def test_the_board_shows_the_latest_calls_first(
     with store.reading() as session:
         board = queue.called_today(session, now=morning())
     assert [(t.code, t.room) for t in board] == [("A-002", "2"), ("A-001", "1")]
+
+
+def test_the_clinic_wide_view_counts_waits_per_doctor(
+    store: LocalStore, clinic: ClinicSetup, make_patient: PatientFactory, morning: Clock
+) -> None:
+    """Three patients wait for one doctor, one for the other: the other's patient is seen at once,
+    whatever their place in the clinic's list; each doctor's own queue counts only its own."""
+    first, second = clinic.doctor_a, clinic.doctor_b
+    for _ in range(3):
+        issue(store, make_patient().id, clinician_id=first)
+    morning.advance(minutes=5)
+    late = issue(store, make_patient().id, clinician_id=second)
+    with store.reading() as session:
+        positions = queue.view(session, now=morning())
+    waits = {p.token.id: p.wait_minutes for p in positions}
+    assert [p.token.id for p in positions][-1] == late.id  # last in the clinic's order...
+    assert waits[late.id] == 0  # ...but nobody waits for that doctor before them
+    assert sorted(w for t, w in waits.items() if t != late.id) == [0, 12, 24]

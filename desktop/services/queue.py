@@ -167,29 +167,34 @@ def recent_visit_minutes(
 
 
 def view(session: Session, *, now: datetime, clinician_id: str | None = None) -> list[QueuePosition]:
-    """Today's waiting patients in the order they will be called, each with its reason and wait."""
+    """Today's waiting patients in the order they will be called, each with its reason and wait.
+
+    A patient waiting for one doctor waits for that doctor's patients ahead (and for those
+    waiting for anyone); a patient waiting for anyone is seen by whichever doctor is free first.
+    """
     clinic = current_clinic(session)
     tokens = {t.id: t for t in _waiting(session, clinic.id, local_day(clinic, now), clinician_id)}
     ranked = order([_entry(t) for t in tokens.values()], now)
-    if clinician_id:
-        doctors = 1
-    else:
-        doctors = max(
-            1,
-            session.scalar(select(func.count()).where(Clinician.role == "doctor", Clinician.active.is_(True)))
-            or 1,
+    recent: dict[str | None, list[float]] = {}
+    on_duty = 1
+    if clinician_id is None and any(t.clinician_id is None for t in tokens.values()):
+        count = select(func.count()).where(Clinician.role == "doctor", Clinician.active.is_(True))
+        on_duty = max(1, session.scalar(count) or 1)
+    out: list[QueuePosition] = []
+    for i, (entry, prio) in enumerate(ranked):
+        doctor = clinician_id or tokens[entry.token_id].clinician_id
+        if doctor is None:
+            ahead, servers = i, on_duty
+        else:
+            before = (tokens[e.token_id].clinician_id for e, _ in ranked[:i])
+            ahead, servers = sum(1 for d in before if d in (doctor, None)), 1
+        if doctor not in recent:
+            recent[doctor] = recent_visit_minutes(session, doctor)
+        wait = estimate_wait_minutes(ahead, recent[doctor], servers)
+        out.append(
+            QueuePosition(tokens[entry.token_id], i + 1, prio.score, explain(entry, prio, i + 1), wait)
         )
-    recent = recent_visit_minutes(session, clinician_id)
-    return [
-        QueuePosition(
-            tokens[entry.token_id],
-            i + 1,
-            prio.score,
-            explain(entry, prio, i + 1),
-            estimate_wait_minutes(i, recent, doctors),
-        )
-        for i, (entry, prio) in enumerate(ranked)
-    ]
+    return out
 
 
 def call_next(
