@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 import requests
 
-from desktop.domain.ids import new_id
 from desktop.sync.protocol import MAX_BODY_BYTES, MAX_OPS_PER_PUSH
 from tests.fixtures.server import (  # noqa: F401
     ClinicOnServer,
@@ -19,37 +18,9 @@ from tests.fixtures.server import (  # noqa: F401
     device_template,
     live_server,
     new_clinic,
+    patient_op,
     server_database_url,
 )
-
-HLC = "1767225600000-0000-0190f2a4-7b1c-7d3e-9a1b-1234567890ab"
-
-
-def patient_op(clinic_id: str, **data: Any) -> dict[str, Any]:
-    return {
-        "op_id": new_id(),
-        "entity": "patient",
-        "entity_id": new_id(),
-        "action": "register",
-        "base_version": 0,
-        "data": {
-            "clinic_id": clinic_id,
-            "code": "PAT-" + new_id()[-5:].upper().replace("-", "0"),
-            "full_name": "Test Person",
-            "name_key": "person test",
-            "birth_date": "1990-01-01",
-            "sex": "unknown",
-            "phone": None,
-            "email": None,
-            "address": "",
-            "allergies": "",
-            "preferred_language": "en",
-            "merged_into": None,
-            "deleted": False,
-            **data,
-        },
-        "hlc": HLC,
-    }
 
 
 class Pusher:

@@ -3,44 +3,18 @@
 from __future__ import annotations
 
 import threading
+from string import ascii_lowercase
 from typing import Any
 
-from desktop.domain.ids import new_id
 from tests.fixtures.server import (  # noqa: F401
     LiveServer,
     live_server,
+    patient_op,
     server_database_url,
 )
 
 DEVICES = 4
 PUSHES_EACH = 12
-
-
-def patient_op(clinic_id: str, device: str, n: int) -> dict[str, Any]:
-    name = f"Concurrent {device[-4:]} {'abcdefghijklmnopqrstuvwxyz'[n % 26] * (1 + n // 26)}"
-    return {
-        "op_id": new_id(),
-        "entity": "patient",
-        "entity_id": new_id(),
-        "action": "register",
-        "base_version": 0,
-        "data": {
-            "clinic_id": clinic_id,
-            "code": f"PAT-{device[-2:].upper()}{n:03d}".replace("I", "1").replace("L", "1").replace("O", "0"),
-            "full_name": name,
-            "name_key": name.lower(),
-            "birth_date": f"19{50 + n % 40}-0{1 + n % 9}-1{n % 9}",
-            "sex": "unknown",
-            "phone": None,
-            "email": None,
-            "address": "",
-            "allergies": "",
-            "preferred_language": "en",
-            "merged_into": None,
-            "deleted": False,
-        },
-        "hlc": f"1767225600000-{n:04d}-{device}",
-    }
 
 
 def test_a_puller_never_skips_a_change_while_devices_push_concurrently(live_server: LiveServer) -> None:
@@ -54,7 +28,11 @@ def test_a_puller_never_skips_a_change_while_devices_push_concurrently(live_serv
     def pusher(device: Any) -> None:
         http = live_server.http(device.token)
         for n in range(PUSHES_EACH):
-            op = patient_op(clinic, device.device_id, n)
+            op = patient_op(
+                clinic,
+                full_name=f"Person {ascii_lowercase[n]} of {device.letter}",
+                hlc=f"1767225600000-{n:04d}-{device.device_id}",
+            )
             answer = http.post(
                 live_server.url("/v1/sync/push"), json={"device_id": device.device_id, "ops": [op]}
             )
