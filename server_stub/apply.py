@@ -150,6 +150,8 @@ def _reason(exc: Exception) -> tuple[str, str | None]:
 
 def apply_op(writer: RowWriter, ctx: PushContext, op: Op) -> OpResult:
     model = ENTITY_MODELS[op.entity]
+    if ctx.device_kind == "board":
+        raise Rejected("A waiting-room board only displays; it cannot change records.", "entity")
     if ctx.device_kind != "desk" and op.entity in STAFF_ONLY:
         raise Rejected(f"A {ctx.device_kind} may not change {op.entity.replace('_', ' ')} records.", "entity")
     data = _decode(model, op.data)

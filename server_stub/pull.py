@@ -39,7 +39,9 @@ def pull_page(conn: Connection, *, clinic_id: str, kind: str, since: int, limit:
     rows: dict[tuple[str, str], Any] = {}
     for entity, ids in wanted.items():
         table = ENTITY_MODELS[entity].__table__  # type: ignore[attr-defined]
-        for row in conn.execute(select(table).where(table.c.id.in_(ids))).mappings():
+        # The feed is the clinic's; the row filter is a second lock on the same door.
+        own = (table.c.id if entity == "clinic" else table.c.clinic_id) == clinic_id
+        for row in conn.execute(select(table).where(table.c.id.in_(ids), own)).mappings():
             rows[(entity, row["id"])] = row
     changes = []
     for seq, entity, entity_id in entries:

@@ -273,3 +273,19 @@ def test_gzip_request_and_response_bodies(live_server: LiveServer, new_clinic: C
     )
     assert raw.headers["Content-Encoding"] == "gzip"
     assert json.loads(gzip.decompress(raw.raw.read()))["changes"]
+
+
+def test_a_board_only_displays_its_pushes_are_refused(
+    live_server: LiveServer, new_clinic: ClinicOnServer
+) -> None:
+    """A waiting-room board has no business changing records: every op it sends is refused."""
+    mark = last_seq(new_clinic.desk_store)
+    book_walk_up(new_clinic.desk_store, new_clinic, "Ida Board", 12, actor=Actor(Role.RECEPTION))
+    ops = journal_ops(new_clinic.desk_store, after=mark)
+    board = live_server.enroll(new_clinic.clinic_id, "board")
+    before = live_server.counts(new_clinic.clinic_id)
+    answers = push(live_server, board, ops)["results"]
+    assert {a["status"] for a in answers} == {"rejected"}
+    assert all("board" in a["error"] and a["field"] == "entity" for a in answers)
+    after = live_server.counts(new_clinic.clinic_id)
+    assert after["patient"] == before["patient"] and after["appointment"] == before["appointment"]
