@@ -54,6 +54,9 @@ def get(session: Session, model: type[M], row_id: str | None) -> M:
 def current_clinic(session: Session) -> Clinic:
     """The clinic this device belongs to (the only one, on a device)."""
     state = session.get(DeviceState, 1)
+    # The identity map holds rows weakly: without this the device row is read again (a SELECT)
+    # on every call, several times per unit of work. Sessions here last one transaction.
+    session.info["device_state"] = state
     clinic = session.get(Clinic, state.clinic_id) if state and state.clinic_id else None
     if clinic is None:
         clinic = session.scalars(select(Clinic).where(Clinic.deleted.is_(False)).limit(1)).first()

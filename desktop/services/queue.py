@@ -57,6 +57,8 @@ def issue_token(
     if patient is not None:
         already = session.scalars(
             select(QueueToken).where(
+                # clinic and day first: the (clinic_id, day, status) index, not a scan of every token
+                QueueToken.clinic_id == clinic.id,
                 QueueToken.patient_id == patient.id,
                 QueueToken.day == today,
                 QueueToken.status.in_((TokenStatus.WAITING.value, TokenStatus.CALLED.value)),
