@@ -1,0 +1,287 @@
+"""The HTTP client of sync v1: one `requests.Session`, timeouts, retries with back-off, gzip.
+
+- Every request carries `X-Clinic-Protocol`; every call but health and enroll carries
+  `Authorization: Bearer <token>` from `token_provider` (asked on each call, so a new token
+  after sign-in or re-enrolment is used at once).
+- Connection errors and 502/503/504 are retried by urllib3's `Retry` with exponential back-off
+  and jitter — POST included, because pushes are idempotent by `op_id`. Enrolment is not
+  idempotent (a code works once), so it only retries connections that never reached the server.
+- Request bodies above `gzip_threshold` bytes are sent gzip-compressed (`Content-Encoding:
+  gzip`); gzip responses are accepted (requests decodes them).
+- Failures become the typed errors of `desktop.sync.errors`.
+"""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any, TypeVar
+
+import requests
+import urllib3
+from pydantic import BaseModel, ValidationError
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from desktop.sync.errors import (
+    AuthFailed,
+    Forbidden,
+    Offline,
+    ServerError,
+    ServerRejected,
+    SyncError,
+    UpgradeRequired,
+)
+from desktop.sync.protocol import (
+    DEFAULT_PULL_LIMIT,
+    MAX_PULL_LIMIT,
+    PROTOCOL_HEADER,
+    PROTOCOL_VERSION,
+    EnrollRequest,
+    EnrollResponse,
+    Health,
+    LoginRequest,
+    LoginResponse,
+    PullResponse,
+    PushRequest,
+    PushResponse,
+    ResolveRequest,
+)
+
+DEFAULT_TIMEOUT = (3.05, 30.0)  # (connect, read) seconds
+GZIP_THRESHOLD = 1024
+RETRY_STATUSES = (502, 503, 504)
+USER_AGENT = f"ClinicDesk-sync/{PROTOCOL_VERSION}"
+
+TokenProvider = Callable[[], str | None]
+M = TypeVar("M", bound=BaseModel)
+
+
+def make_retry(
+    attempts: int, *, backoff_factor: float, backoff_max: float, backoff_jitter: float, idempotent: bool
+) -> Retry:
+    """Connection errors always; read errors and 502/503/504 only where a repeat is harmless."""
+    again = attempts if idempotent else 0
+    return Retry(
+        total=attempts,
+        connect=attempts,
+        read=again,
+        status=again,
+        other=0,
+        allowed_methods=None,  # every verb: pushes are idempotent by op_id
+        status_forcelist=RETRY_STATUSES,
+        backoff_factor=backoff_factor,
+        backoff_max=backoff_max,
+        backoff_jitter=backoff_jitter,
+        respect_retry_after_header=True,
+        raise_on_status=False,  # the last 5xx answer comes back and becomes a ServerError
+    )
+
+
+class SyncClient:
+    """Blocking client for one server. Thread-confined: give each thread its own."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        token_provider: TokenProvider | None = None,
+        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+        retries: int = 3,
+        backoff_factor: float = 0.5,
+        backoff_max: float = 10.0,
+        backoff_jitter: float = 0.5,
+        gzip_threshold: int = GZIP_THRESHOLD,
+    ):
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.gzip_threshold = gzip_threshold
+        self._token_provider = token_provider or (lambda: None)
+        backoff = {
+            "backoff_factor": backoff_factor,
+            "backoff_max": backoff_max,
+            "backoff_jitter": backoff_jitter,
+        }
+        self._session = self._make_session(make_retry(retries, idempotent=True, **backoff))
+        self._once = self._make_session(make_retry(retries, idempotent=False, **backoff))
+
+    @staticmethod
+    def _make_session(retry: Retry) -> requests.Session:
+        session = requests.Session()
+        adapter = HTTPAdapter(max_retries=retry, pool_connections=1, pool_maxsize=2)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        session.headers.update(
+            {PROTOCOL_HEADER: str(PROTOCOL_VERSION), "Accept": "application/json", "User-Agent": USER_AGENT}
+        )
+        return session
+
+    # -- endpoints ----------------------------------------------------------------------------
+
+    def health(self) -> Health:
+        return self._model(Health, self._call("GET", "/v1/health", auth=False))
+
+    def enroll(self, code: str, name: str, kind: str) -> EnrollResponse:
+        body = EnrollRequest(code=code.strip(), name=name, kind=kind)  # type: ignore[arg-type]
+        answer = self._call("POST", "/v1/devices/enroll", body=body, auth=False, idempotent=False)
+        return self._model(EnrollResponse, answer)
+
+    def login(self, username: str, password: str) -> LoginResponse:
+        body = LoginRequest(username=username, password=password)
+        return self._model(LoginResponse, self._call("POST", "/v1/auth/login", body=body))
+
+    def push(self, request: PushRequest) -> PushResponse:
+        return self._model(PushResponse, self._call("POST", "/v1/sync/push", body=request))
+
+    def pull(self, since: int, limit: int = DEFAULT_PULL_LIMIT) -> PullResponse:
+        limit = max(1, min(limit, MAX_PULL_LIMIT))
+        response = self._send("GET", "/v1/sync/pull", params={"since": since, "limit": limit})
+        try:
+            # Straight from bytes: pydantic-core's JSON parser validates while it parses.
+            return PullResponse.model_validate_json(response.content)
+        except ValidationError as exc:
+            raise ServerError(f"The server sent an unreadable page of changes: {_first(exc)}") from None
+
+    def conflicts(self, since: int = 0, *, status: str = "open", limit: int = 200) -> dict[str, Any]:
+        """A page of the clinic's conflict log (desks only): `{"conflicts": [...], "next", "more"}`."""
+        answer = self._call("GET", "/v1/conflicts", params={"since": since, "status": status, "limit": limit})
+        if not isinstance(answer, dict) or not isinstance(answer.get("conflicts"), list):
+            raise ServerError("The server sent an unreadable list of conflicts.")
+        return answer
+
+    def resolve(self, conflict_id: str, request: ResolveRequest) -> dict[str, Any]:
+        answer = self._call("POST", f"/v1/conflicts/{conflict_id}/resolve", body=request)
+        if not isinstance(answer, dict):
+            raise ServerError("The server sent an unreadable answer.")
+        return answer
+
+    def close(self) -> None:
+        self._session.close()
+        self._once.close()
+
+    def __enter__(self) -> SyncClient:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: BaseModel | None = None,
+        params: dict[str, Any] | None = None,
+        auth: bool = True,
+        idempotent: bool = True,
+    ) -> Any:
+        response = self._send(method, path, body=body, params=params, auth=auth, idempotent=idempotent)
+        try:
+            return response.json()
+        except ValueError:
+            raise ServerError(
+                "The server sent an answer that is not JSON.", status=response.status_code
+            ) from None
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: BaseModel | None = None,
+        params: dict[str, Any] | None = None,
+        auth: bool = True,
+        idempotent: bool = True,
+    ) -> requests.Response:
+        headers: dict[str, str] = {}
+        if auth:
+            token = self._token_provider()
+            if not token:
+                raise AuthFailed("This device has no server credentials. Enrol it with `clinic enroll`.")
+            headers["Authorization"] = f"Bearer {token}"
+        data: bytes | None = None
+        if body is not None:
+            data = body.model_dump_json().encode()
+            headers["Content-Type"] = "application/json"
+            if len(data) > self.gzip_threshold:
+                data = gzip.compress(data, compresslevel=5, mtime=0)
+                headers["Content-Encoding"] = "gzip"
+        session = self._session if idempotent else self._once
+        try:
+            response = session.request(
+                method, self.base_url + path, data=data, params=params, headers=headers, timeout=self.timeout
+            )
+        except requests.exceptions.Timeout:
+            raise Offline(f"The server at {self.base_url} did not answer in time.") from None
+        except requests.exceptions.SSLError:
+            raise Offline(
+                f"The secure connection to {self.base_url} failed: "
+                "check the server address and its certificate."
+            ) from None
+        except requests.exceptions.RequestException as exc:
+            if _timed_out(exc):  # a read timeout after the last retry arrives as a ConnectionError
+                raise Offline(f"The server at {self.base_url} did not answer in time.") from None
+            raise Offline(f"Cannot reach the server at {self.base_url}.") from None
+        if response.status_code >= 400:
+            raise _error_for(response)
+        return response
+
+    @staticmethod
+    def _model(model: type[M], answer: Any) -> M:
+        try:
+            return model.model_validate(answer)
+        except ValidationError as exc:
+            raise ServerError(f"The server sent an unreadable answer: {_first(exc)}") from None
+
+
+def _error_for(response: requests.Response) -> SyncError:
+    status = response.status_code
+    detail, field = _detail(response)
+    if status == 401:
+        return AuthFailed(
+            detail or "The server no longer accepts this device's credentials: re-enrol it or sign in again."
+        )
+    if status == 403:
+        return Forbidden(detail or "The server does not allow this device or user to do that.")
+    if status == 426:
+        return UpgradeRequired(detail or "The server needs a newer ClinicDesk: update this app.")
+    if 400 <= status < 500:
+        return ServerRejected(
+            detail or f"The server refused the request ({status}).", status=status, field=field
+        )
+    return ServerError(detail or f"The server had a problem ({status}); try again later.", status=status)
+
+
+def _detail(response: requests.Response) -> tuple[str | None, str | None]:
+    """The server's `{"detail", "field"}`; FastAPI's own 422 lists errors instead of one detail."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None, None
+    if not isinstance(body, dict):
+        return None, None
+    detail, field = body.get("detail"), body.get("field")
+    if isinstance(detail, list) and detail and isinstance(detail[0], dict):
+        first = detail[0]
+        loc = first.get("loc") or []
+        field = field or ".".join(str(p) for p in loc if p != "body") or None
+        detail = str(first.get("msg", "invalid request"))
+    return (str(detail) if detail else None), (str(field) if field else None)
+
+
+def _timed_out(exc: requests.exceptions.RequestException) -> bool:
+    reason = exc.args[0] if exc.args else None
+    reason = getattr(reason, "reason", reason)
+    if isinstance(reason, urllib3.exceptions.NewConnectionError):  # refused: a ConnectTimeoutError too
+        return False
+    return isinstance(reason, urllib3.exceptions.TimeoutError)
+
+
+def _first(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    return f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}"

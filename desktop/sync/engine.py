@@ -1,0 +1,241 @@
+"""The sync engine: push the journal, pull the changes feed — explicit stages, each chunk committed.
+
+`sync_once()` runs the stages in order, like Anki's normal sync:
+
+1. **push** — unanswered journal ops (`pending`, and `sent` ones left unanswered by a crash or a
+   lost answer) up to the newest op at the start, in `seq` order, in chunks of at most
+   `MAX_OPS_PER_PUSH` ops and `MAX_BODY_BYTES` bytes. Each chunk is marked `sent` and committed
+   before the request; its answers (status and result of every op, local tombstones of refused
+   creates, the clock skew) are committed together in one transaction.
+2. **pull** — pages from the stored cursor until the server says there are no more; each page
+   is applied, and the cursor moved, in one local transaction (`desktop.sync.pulled`).
+3. **done** — the time of this successful sync is stored.
+
+Progress is reported after each committed chunk or page, and `cancel()` is checked between
+them: a cancelled or failed sync keeps everything committed so far and resumes from there.
+Network and server failures end the sync with a typed `report.error` (see desktop.sync.errors);
+anything else (a bug, a full disk) propagates.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select, update
+
+from desktop.store.local import LocalStore
+from desktop.store.models import DeviceState, JournalOp, SyncConflict
+from desktop.sync.client import SyncClient
+from desktop.sync.errors import ServerError, SyncError
+from desktop.sync.outbox import Outbox
+from desktop.sync.protocol import (
+    CLOCK_SKEW_WARNING_MS,
+    DEFAULT_PULL_LIMIT,
+    MAX_BODY_BYTES,
+    MAX_OPS_PER_PUSH,
+    PullResponse,
+    PushRequest,
+)
+from desktop.sync.pulled import CursorMoved, PageWriter, foreign_keys_off
+from desktop.sync.report import CancelCheck, Progress, ProgressCallback, SyncReport
+
+log = logging.getLogger(__name__)
+
+SKEW_CHECK_EVERY = timedelta(minutes=10)  # when there is nothing to push, ask /health this often
+
+device_state = DeviceState.__table__  # type: ignore[attr-defined]
+
+
+def clock_warning(skew_ms: int | None) -> str | None:
+    """Staff-readable warning when this computer's clock is off by more than the protocol allows."""
+    if skew_ms is None or abs(skew_ms) <= CLOCK_SKEW_WARNING_MS:
+        return None
+    minutes = round(abs(skew_ms) / 60_000)
+    direction = "behind" if skew_ms > 0 else "ahead of"
+    return (
+        f"This computer's clock is about {minutes} minutes {direction} the server's. "
+        "ClinicDesk keeps working, but ask an administrator to correct the clock."
+    )
+
+
+def pending_count(store: LocalStore) -> int:
+    """Journal ops the server has not answered yet."""
+    with store.db.reader.connect() as conn:
+        query = select(func.count()).where(JournalOp.status.in_(("pending", "sent")))
+        return conn.execute(query).scalar_one()
+
+
+def open_conflicts(store: LocalStore) -> int:
+    """Conflicts in the log that no one has resolved yet."""
+    with store.db.reader.connect() as conn:
+        query = select(func.count()).where(
+            SyncConflict.resolved_at.is_(None), SyncConflict.deleted.is_(False)
+        )
+        return conn.execute(query).scalar_one()
+
+
+class SyncEngine:
+    def __init__(
+        self,
+        store: LocalStore,
+        client: SyncClient,
+        *,
+        page_size: int = DEFAULT_PULL_LIMIT,
+        max_ops: int = MAX_OPS_PER_PUSH,
+        max_bytes: int = MAX_BODY_BYTES,
+        wall_clock: Callable[[], datetime] | None = None,
+    ):
+        self.store = store
+        self.client = client
+        self.page_size = page_size
+        self.max_ops = max_ops
+        self.max_bytes = max_bytes
+        self.outbox = Outbox(store)
+        # The computer's own clock (what the HLC stamps with), not the app's notion of "now".
+        self.wall_clock = wall_clock or (lambda: datetime.now(UTC))
+        self._skew_checked: float | None = None
+
+    def sync_once(
+        self, progress: ProgressCallback | None = None, cancel: CancelCheck | None = None
+    ) -> SyncReport:
+        report = SyncReport()
+        started = time.perf_counter()
+        notify = progress or (lambda _p: None)
+        stop = cancel or (lambda: False)
+        try:
+            self._push(report, notify, stop)
+            if not report.cancelled:
+                report.stage = "pull"
+                self._pull(report, notify, stop)
+            if not report.cancelled:
+                report.stage = "done"
+                self._done(report, notify)
+        except SyncError as exc:
+            report.error = exc
+            report.errors.append(exc.message)
+            log.info("sync stopped in %s: %s", report.stage, exc.message)
+        finally:
+            report.duration = time.perf_counter() - started
+        return report
+
+    # -- push ---------------------------------------------------------------------------------
+
+    def _push(self, report: SyncReport, notify: ProgressCallback, stop: CancelCheck) -> None:
+        upto = self.outbox.last_seq()  # ops made during this sync wait for the next one
+        total = self.outbox.unanswered(upto=upto)
+        device_id = self.store.device().device_id
+        after, done = 0, 0
+        while total:
+            if stop():
+                report.cancelled = True
+                return
+            chunk = self.outbox.next_chunk(
+                after=after, upto=upto, max_ops=self.max_ops, max_bytes=self.max_bytes
+            )
+            if not chunk:
+                break
+            after = chunk.last_seq or after
+            report.errors += chunk.refused
+            report.rejected += len(chunk.refused)
+            done += len(chunk.refused)
+            if chunk.ops:
+                self.outbox.mark_sent(chunk.ops)
+                sent_at = self.wall_clock()
+                response = self.client.push(PushRequest(device_id=device_id, ops=[o.op for o in chunk.ops]))
+                skew = _skew_ms(response.server_time, sent_at, self.wall_clock())
+                try:
+                    answers = self.outbox.record(chunk.ops, response.results, skew_ms=skew)
+                except KeyError as missing:
+                    raise ServerError(
+                        f"The server did not answer change {missing}; it will be sent again."
+                    ) from None
+                self._skew(report, skew)
+                report.pushed += len(chunk.ops)
+                report.applied += answers.applied
+                report.merged += answers.merged
+                report.conflicts += answers.conflicts
+                report.rejected += answers.rejected
+                report.duplicates += answers.duplicates
+                report.errors += answers.rejections or []
+                done += len(chunk.ops)
+            notify(Progress("push", done, total))
+        if report.pushed == 0:
+            self._check_skew_quietly(report)
+
+    def _skew(self, report: SyncReport, skew: int) -> None:
+        self._skew_checked = time.monotonic()
+        report.clock_skew_ms = skew
+        report.clock_warning = clock_warning(skew)
+
+    def _check_skew_quietly(self, report: SyncReport) -> None:
+        """With nothing to push, the clock is compared through /health now and then."""
+        now = time.monotonic()
+        if self._skew_checked is not None and now - self._skew_checked < SKEW_CHECK_EVERY.total_seconds():
+            return
+        sent_at = self.wall_clock()
+        health = self.client.health()
+        skew = _skew_ms(health.time, sent_at, self.wall_clock())
+        with self.store.db.writer.begin() as conn:
+            conn.execute(update(device_state).where(device_state.c.id == 1).values(clock_skew_ms=skew))
+        self._skew(report, skew)
+
+    # -- pull ---------------------------------------------------------------------------------
+
+    def _pull(self, report: SyncReport, notify: ProgressCallback, stop: CancelCheck) -> None:
+        cursor = self._cursor()
+        while True:
+            if stop():
+                report.cancelled = True
+                return
+            page = self.client.pull(cursor, self.page_size)
+            if page.more and page.next <= cursor:
+                raise ServerError("The server's list of changes did not move forward; try again later.")
+            if page.changes or page.next != cursor:
+                try:
+                    report.rebased += self._apply(page, cursor)
+                except CursorMoved as moved:  # another sync of this data dir got there first
+                    cursor = int(moved.args[0])
+                    continue
+            report.pulled += len(page.changes)
+            report.pages += 1
+            cursor = page.next
+            notify(Progress("pull", report.pulled))
+            if not page.more:
+                return
+
+    def _apply(self, page: PullResponse, since: int) -> int:
+        with foreign_keys_off(self.store.db.writer) as conn, conn.begin():
+            writer = PageWriter(conn, now=self.store.now())
+            writer.apply(page.changes, since=since, next_cursor=page.next)
+        newest = max((c.hlc for c in page.changes), default="")
+        if newest:
+            try:
+                self.store.clock.observe(newest)  # our next change orders after everything pulled
+            except ValueError:
+                log.warning("ignored a malformed clock stamp from the server: %r", newest)
+        return writer.rebased
+
+    def _cursor(self) -> int:
+        with self.store.db.reader.connect() as conn:
+            value = conn.execute(select(device_state.c.pull_cursor).where(device_state.c.id == 1)).scalar()
+        return int(value or 0)
+
+    # -- done ---------------------------------------------------------------------------------
+
+    def _done(self, report: SyncReport, notify: ProgressCallback) -> None:
+        with self.store.db.writer.begin() as conn:
+            conn.execute(
+                update(device_state).where(device_state.c.id == 1).values(last_sync_at=self.store.now())
+            )
+        notify(Progress("done", report.pushed + report.pulled, report.pushed + report.pulled))
+
+
+def _skew_ms(server_time: datetime, sent_at: datetime, received_at: datetime) -> int:
+    """Server clock minus ours, taking the middle of the round trip as the moment it answered."""
+    if server_time.tzinfo is None:
+        server_time = server_time.replace(tzinfo=UTC)
+    middle = sent_at + (received_at - sent_at) / 2
+    return round((server_time - middle).total_seconds() * 1000)
