@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -179,6 +179,20 @@ class Rule(Protocol):
     def valid_to(self) -> date | None: ...
 
 
+class RuleRow(NamedTuple):
+    clinician_id: str
+    kind: str
+    weekday: int | None
+    start_time: time | None
+    end_time: time | None
+    slot_minutes: int
+    capacity: int
+    buffer_minutes: int
+    daily_cap: int | None
+    valid_from: date | None
+    valid_to: date | None
+
+
 def build_schedules(rules: Iterable[Rule]) -> dict[str, DoctorSchedule]:
     hours: dict[str, list[WorkingHours]] = defaultdict(list)
     breaks: dict[str, list[Break]] = defaultdict(list)
@@ -255,24 +269,13 @@ def find_free_slots(
     """Free slots per doctor between two local days (inclusive), in the clinic's zone."""
     clinic = current_clinic(session)
     calendar = calendar_of(clinic)
-    # Plain rows of the columns a schedule needs: a clinic has hundreds of rules.
+    # A clinic has hundreds of rules: only the columns a schedule needs, as plain tuples (an
+    # attribute of a result row costs ~0.5 us, of a named tuple a tenth of that).
     r = Availability.__table__.c
-    query = select(
-        r.clinician_id,
-        r.kind,
-        r.weekday,
-        r.start_time,
-        r.end_time,
-        r.slot_minutes,
-        r.capacity,
-        r.buffer_minutes,
-        r.daily_cap,
-        r.valid_from,
-        r.valid_to,
-    ).where(r.deleted.is_(False))
+    query = select(*(r[name] for name in RuleRow._fields)).where(r.deleted.is_(False))
     if clinician_ids is not None:
         query = query.where(r.clinician_id.in_(clinician_ids))
-    schedules = build_schedules(session.execute(query).all())
+    schedules = build_schedules([RuleRow._make(row) for row in session.execute(query).all()])
     if not schedules:
         return {}
     start = datetime.fromtimestamp(day_bounds(first_day, calendar.tz)[0]).astimezone()
