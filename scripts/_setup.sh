@@ -61,3 +61,21 @@ ensure_project() {
     touch "$stamp"
   fi
 }
+
+# postgres_url: prints the URL of a PostgreSQL server on this machine that the tests may use
+# (CLINIC_TEST_POSTGRES, else postgres@127.0.0.1:5432 with trust auth), starting the local
+# cluster when it is installed but stopped. Fails when there is none.
+postgres_url() {
+  local url=${CLINIC_TEST_POSTGRES:-postgresql://postgres@127.0.0.1:5432/postgres}
+  command -v pg_isready >/dev/null 2>&1 || return 1
+  if ! pg_isready -q -d "$url" 2>/dev/null; then
+    if [ "$(id -u)" -eq 0 ] && command -v pg_ctlcluster >/dev/null 2>&1 && [ -d /etc/postgresql ]; then
+      local version
+      version=$(ls /etc/postgresql | sort -V | tail -n 1)
+      pg_ctlcluster --skip-systemctl-redirect "$version" main start >/dev/null 2>&1 || true
+      for _ in $(seq 1 20); do pg_isready -q -d "$url" 2>/dev/null && break; sleep 0.5; done
+    fi
+    pg_isready -q -d "$url" 2>/dev/null || return 1
+  fi
+  echo "$url"
+}
