@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
@@ -27,11 +28,14 @@ from desktop.commands import Context, Subcommands, add_command
 from desktop.domain.errors import InvalidInput, NotAllowed, NotFound
 from desktop.store.local import LocalStore
 from desktop.store.models import Clinic
-from desktop.sync.client import SyncClient
-from desktop.sync.credentials import Credentials
-from desktop.sync.engine import SyncEngine
-from desktop.sync.report import Progress, SyncReport
-from desktop.sync.worker import SyncStatus, SyncWorker
+
+if TYPE_CHECKING:
+    from desktop.sync.credentials import Credentials
+    from desktop.sync.report import Progress, SyncReport
+    from desktop.sync.worker import SyncStatus
+
+# requests, keyring and pydantic load in the handlers, so `clinic --help` and the other
+# commands stay light (desktop/commands/__init__.py).
 
 EXIT_OFFLINE = 3
 
@@ -97,6 +101,9 @@ def _refuse_mixing(store: LocalStore, clinic_id: str | None, *, spent_device: st
 
 
 def run_enroll(ctx: Context, args: argparse.Namespace) -> int:
+    from desktop.sync.client import SyncClient
+    from desktop.sync.credentials import Credentials
+
     url = _check_url(args.url)
     kind = ctx.settings.device_kind
     name = args.name or kind.capitalize()
@@ -136,6 +143,8 @@ def _server_url(ctx: Context, store: LocalStore) -> str:
 
 
 def run_sync(ctx: Context, args: argparse.Namespace) -> int:
+    from desktop.sync.credentials import Credentials
+
     with ctx.store() as store:
         url = _server_url(ctx, store)
         credentials = Credentials(store.data_dir)
@@ -145,6 +154,9 @@ def run_sync(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def _sync_once(store: LocalStore, url: str, credentials: Credentials) -> int:
+    from desktop.sync.client import SyncClient
+    from desktop.sync.engine import SyncEngine
+
     with SyncClient(url, token_provider=credentials.device_token) as client:
         report = SyncEngine(store, client).sync_once(progress=_print_progress)
     print_report(report)
@@ -189,6 +201,9 @@ def print_report(report: SyncReport) -> None:
 
 
 def _sync_forever(store: LocalStore, url: str, credentials: Credentials) -> int:
+    from desktop.sync.client import SyncClient
+    from desktop.sync.worker import SyncWorker
+
     def factory() -> SyncClient:
         return SyncClient(url, token_provider=credentials.device_token)
 

@@ -1,6 +1,7 @@
 """Applying one pulled page of changes to the local store (SYNC.md, "Pull").
 
-One page, one local write transaction, no journaling (plain Core on the writer engine):
+One page, one local write transaction, no journaling (plain SQL on the writer engine, values
+converted by desktop.sync.rowcodec):
 
 1. every change is decoded and upserted by id — all its data fields plus `version`, `hlc` and
    `deleted` — with SQLite's `INSERT ... ON CONFLICT(id) DO UPDATE`, one executemany per entity
@@ -45,12 +46,14 @@ from sqlalchemy.exc import IntegrityError
 
 from desktop.domain.appointments import ACTIVE_STATUSES
 from desktop.store.models import ENTITY_MODELS, Appointment, JournalOp, Synced
+from desktop.sync.errors import ServerError
 from desktop.sync.protocol import Change
 from desktop.sync.rowcodec import stored_now, to_storage
 
 UNANSWERED = ("pending", "sent")
 IN_CHUNK = 500  # ids per IN (...) list
-ACTIVE_SQL = ", ".join(f"'{s.value}'" for s in sorted(ACTIVE_STATUSES))
+ACTIVE = frozenset(s.value for s in ACTIVE_STATUSES)
+ACTIVE_SQL = ", ".join(f"'{s}'" for s in sorted(ACTIVE))
 # The rows of the partial unique index uq_appointment_slot_seat, other than the one being written.
 SEAT_HOLDERS = (
     "clinician_id = ? AND starts_at = ? AND seat = ? AND id != ? "
@@ -151,7 +154,13 @@ class PageWriter:
         self.conn.exec_driver_sql("UPDATE device_state SET pull_cursor = ? WHERE id = 1", (next_cursor,))
 
     def _row(self, model: type[Synced], change: Change) -> Row:
-        row = to_storage(model, change.data)
+        try:
+            row = to_storage(model, change.data)
+        except (TypeError, ValueError) as exc:
+            raise ServerError(
+                f"The server sent a {change.entity.replace('_', ' ')} this app cannot read ({exc}); "
+                "sync stops here until that is fixed or the app is updated."
+            ) from None
         row.update(
             id=change.id,
             version=change.version,
@@ -236,6 +245,3 @@ class PageWriter:
 
 def _holds_seat(row: Row) -> bool:
     return row.get("seat") is not None and not row.get("deleted") and row.get("status") in ACTIVE
-
-
-ACTIVE = frozenset(s.value for s in ACTIVE_STATUSES)

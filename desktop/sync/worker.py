@@ -30,6 +30,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from desktop.store.local import LocalStore
 from desktop.store.models import JournalOp
 from desktop.sync.client import SyncClient
@@ -249,10 +251,18 @@ class SyncWorker:
         self._client, self._engine = None, None
 
     def _local_facts(self) -> dict[str, object]:
-        return {"pending": pending_count(self.store), "open_conflicts": open_conflicts(self.store)}
+        try:
+            return {"pending": pending_count(self.store), "open_conflicts": open_conflicts(self.store)}
+        except SQLAlchemyError:  # a busy or broken database must not end the loop: keep the old counts
+            log.exception("could not count pending changes")
+            return {}
 
     def _persisted_facts(self) -> dict[str, object]:
-        device = self.store.device()
+        try:
+            device = self.store.device()
+        except SQLAlchemyError:
+            log.exception("could not read the device state")
+            return {}
         return {"last_sync_at": device.last_sync_at, "clock_warning": clock_warning(device.clock_skew_ms)}
 
     def _set(self, **changes: object) -> None:
