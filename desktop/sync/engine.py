@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select, update
@@ -185,26 +186,40 @@ class SyncEngine:
     # -- pull ---------------------------------------------------------------------------------
 
     def _pull(self, report: SyncReport, notify: ProgressCallback, stop: CancelCheck) -> None:
+        """Pages in order, each applied with its cursor; the next page is fetched while this one is
+        written (the server and the local database work at the same time), and thrown away if
+        this one fails or the sync is cancelled."""
         cursor = self._cursor()
-        while True:
-            if stop():
-                report.cancelled = True
-                return
-            page = self.client.pull(cursor, self.page_size)
-            if page.more and page.next <= cursor:
-                raise ServerError("The server's list of changes did not move forward; try again later.")
-            if page.changes or page.next != cursor:
-                try:
-                    report.rebased += self._apply(page, cursor)
-                except CursorMoved as moved:  # another sync of this data dir got there first
-                    cursor = int(moved.args[0])
-                    continue
-            report.pulled += len(page.changes)
-            report.pages += 1
-            cursor = page.next
-            notify(Progress("pull", report.pulled))
-            if not page.more:
-                return
+        fetcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-pull")
+        ahead: Future[PullResponse] | None = None
+        try:
+            while True:
+                if stop():
+                    report.cancelled = True
+                    return
+                page = ahead.result() if ahead is not None else self.client.pull(cursor, self.page_size)
+                ahead = None
+                if page.more and page.next <= cursor:
+                    raise ServerError("The server's list of changes did not move forward; try again later.")
+                if page.more:
+                    ahead = fetcher.submit(self.client.pull, page.next, self.page_size)
+                if page.changes or page.next != cursor:
+                    try:
+                        report.rebased += self._apply(page, cursor)
+                    except CursorMoved as moved:  # another sync of this data dir got there first
+                        cursor = int(moved.args[0])
+                        _discard(ahead)
+                        ahead = None
+                        continue
+                report.pulled += len(page.changes)
+                report.pages += 1
+                cursor = page.next
+                notify(Progress("pull", report.pulled))
+                if not page.more:
+                    return
+        finally:
+            _discard(ahead)
+            fetcher.shutdown(wait=False)  # a stop never waits for a page nobody will write
 
     def _apply(self, page: PullResponse, since: int) -> int:
         with foreign_keys_off(self.store.db.writer) as conn, conn.begin():
@@ -231,6 +246,12 @@ class SyncEngine:
                 update(device_state).where(device_state.c.id == 1).values(last_sync_at=self.store.now())
             )
         notify(Progress("done", report.pushed + report.pulled, report.pushed + report.pulled))
+
+
+def _discard(ahead: Future[PullResponse] | None) -> None:
+    """Let a page fetched ahead finish on its own and ignore it (its errors too)."""
+    if ahead is not None and not ahead.cancel():
+        ahead.add_done_callback(lambda f: f.exception())
 
 
 def _skew_ms(server_time: datetime, sent_at: datetime, received_at: datetime) -> int:
