@@ -374,6 +374,8 @@ def test_cancel_between_chunks_keeps_what_was_done(desk: Device) -> None:
     report = desk.sync(progress=chunks.append, cancel=stop_after_first)
     assert report.cancelled and report.pushed == 4 and report.stage == "push"
     assert len([op for op in desk.journal() if op.status == "pending"]) == 12 - 4
+    answered = {op.entity_id for op in desk.journal() if op.status == "applied" and op.entity == "patient"}
+    assert answered and all(desk.row("patient", i).version == 1 for i in answered)  # known, not pulled yet
     assert desk.sync().pushed == 12 - 4
 
 

@@ -10,6 +10,7 @@ connections of the store's writer engine.
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -141,6 +142,7 @@ class Outbox:
         by_id = {r.op_id: r for r in results}
         answers = Answers(rejections=[])
         updates: list[dict[str, Any]] = []
+        bumps: dict[str, list[tuple[int, str, int]]] = defaultdict(list)
         with self.store.db.writer.begin() as conn:
             for out in chunk:
                 result = by_id[out.op.op_id]
@@ -149,7 +151,7 @@ class Outbox:
                 updates.append({"b_op_id": out.op.op_id, "b_status": result.status, "b_result": stored})
                 self._count(answers, out.op, result)
                 if result.status == "applied" and result.version == out.op.base_version + 1:
-                    _bump_version(conn, out.op, result.version)
+                    bumps[out.op.entity].append((result.version, out.op.entity_id, out.op.base_version))
                 elif result.status == "rejected" and _is_create(conn, out):
                     _tombstone(conn, out.op)
             conn.execute(
@@ -161,6 +163,8 @@ class Outbox:
                 ),
                 updates,
             )
+            for entity, rows in bumps.items():
+                _bump_versions(conn, entity, rows)
             if skew_ms is not None:
                 conn.execute(
                     update(DeviceState.__table__).where(DeviceState.id == 1).values(clock_skew_ms=skew_ms)
@@ -212,11 +216,8 @@ def _tombstone(conn: Connection, op: Op) -> None:
     conn.execute(update(table).where(table.c.id == op.entity_id, table.c.version == 0).values(deleted=True))
 
 
-def _bump_version(conn: Connection, op: Op, version: int) -> None:
-    """Applied exactly on top of the version it was based on: the server's row now equals ours."""
-    table = ENTITY_MODELS[op.entity].__table__  # type: ignore[attr-defined]
-    conn.execute(
-        update(table)
-        .where(table.c.id == op.entity_id, table.c.version == op.base_version)
-        .values(version=version)
-    )
+def _bump_versions(conn: Connection, entity: str, rows: list[tuple[int, str, int]]) -> None:
+    """Applied exactly on top of the version each was based on: the server's row now equals ours.
+    `rows` are (new version, id, base version)."""
+    table = ENTITY_MODELS[entity].__tablename__  # type: ignore[attr-defined]
+    conn.exec_driver_sql(f'UPDATE "{table}" SET version = ? WHERE id = ? AND version = ?', rows)
