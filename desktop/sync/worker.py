@@ -85,7 +85,8 @@ class SyncWorker:
         self._thread: threading.Thread | None = None
         self._observers: list[StatusObserver] = []
         self._status = SyncStatus()
-        self._next_at = 0.0  # monotonic time of the next sync; math.inf: only on sync_now()
+        self._timer_at = 0.0  # monotonic time of the next timed sync (interval, back-off); inf: none
+        self._change_at = math.inf  # when local changes want a sync (debounced); inf: none
         self._first_change: float | None = None
         self._last_change = 0.0
         self._changed = False
@@ -119,7 +120,7 @@ class SyncWorker:
         with self._cond:
             self._failures = 0
             self._forced = True
-            self._next_at = 0.0
+            self._timer_at = 0.0
             self._cond.notify_all()
 
     def status(self) -> SyncStatus:
@@ -164,20 +165,23 @@ class SyncWorker:
                     finally:
                         self._cond.acquire()
                     continue
-                wait = self._next_at - time.monotonic()
+                wait = min(self._timer_at, self._change_at) - time.monotonic()
                 if wait <= 0:
                     self._first_change = None
+                    self._change_at = math.inf
                     self._forced = False
                     return True
                 self._cond.wait(None if math.isinf(wait) else wait)
         return False
 
     def _schedule_after_change(self) -> None:
-        """A local change: sync once changes pause, unless backing off or stopped (caller holds the lock)."""
+        """A local change: sync once changes pause for `debounce` (`max_delay` after the first at the
+        latest), unless backing off or stopped (the caller holds the lock)."""
         if self._status.state not in ("online", "connecting"):
+            self._first_change = None
             return
         first = self._first_change if self._first_change is not None else self._last_change
-        self._next_at = min(self._next_at, self._last_change + self.debounce, first + self.max_delay)
+        self._change_at = min(self._last_change + self.debounce, first + self.max_delay)
 
     def _sync(self) -> None:
         self._set(syncing=True)
@@ -233,7 +237,7 @@ class SyncWorker:
         """Schedule the next sync; a `sync_now()` made during this one wins. Changes made during it
         are scheduled by the loop afterwards (and ignored while backing off)."""
         with self._cond:
-            self._next_at = 0.0 if self._forced else time.monotonic() + seconds
+            self._timer_at = 0.0 if self._forced else time.monotonic() + seconds
             self._forced = False
 
     def _get_engine(self) -> SyncEngine | None:
