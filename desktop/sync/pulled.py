@@ -213,7 +213,7 @@ class PageWriter:
     def _write(self, model: type[Synced], rows: Sequence[Row]) -> None:
         by_columns: dict[tuple[str, ...], list[Row]] = defaultdict(list)
         for row in rows:
-            by_columns[tuple(sorted(row))].append(row)
+            by_columns[tuple(row)].append(row)  # same-shaped changes keep one key order
         for columns, group in by_columns.items():
             sql = _upsert_sql(model.__tablename__, columns)  # type: ignore[attr-defined]
             params = list(map(itemgetter(*columns), group))
