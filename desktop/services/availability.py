@@ -251,8 +251,11 @@ def booked_intervals(
     if exclude:
         query = query.where(a.id != exclude)
     out: dict[str, list[tuple[int, int]]] = defaultdict(list)
-    for cid, s, e in session.execute(query).all():
-        out[cid].append((s, e))
+    # Fetched in batches: all the result rows alive at once would outlive the garbage collector's
+    # young generations and bring on extra full collections.
+    for rows in session.execute(query).partitions(1000):
+        for cid, s, e in rows:
+            out[cid].append((s, e))
     return out
 
 
