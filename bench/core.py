@@ -291,12 +291,14 @@ def bulk_patients(store: LocalStore, clinic_id: str, count: int) -> list[str]:
     return ids
 
 
-def all_slots(store: LocalStore, first: date, last: date) -> dict[str, list[Slot]]:
-    """Every slot of every doctor between two days, booked or not, as the services see them."""
+def all_slots(store: LocalStore, cl: Clinic, first: date, last: date) -> list[list[Slot]]:
+    """Every slot of every doctor between two days, booked or not, as the services see them,
+    doctor by doctor in the order they were added (so a seed gives the same data every run)."""
     with store.reading() as session:
-        return availability.find_free_slots(
+        found = availability.find_free_slots(
             session, first_day=first, last_day=last, now=datetime(2000, 1, 1, tzinfo=UTC), include_full=True
         )
+    return [found.get(doctor, []) for doctor in cl.doctors]
 
 
 @dataclass
@@ -367,7 +369,7 @@ def bulk_history(
 
     last = FIRST_DAY + timedelta(days=window_days - 1)
     window: list[dict[str, Any]] = []
-    for doctor_slots in all_slots(store, FIRST_DAY, last).values():
+    for doctor_slots in all_slots(store, cl, FIRST_DAY, last):
         for slot in doctor_slots:
             age = (slot.start.astimezone(TZ).date() - FIRST_DAY).days
             fill = 0.85 - 0.75 * age / max(1, window_days - 1)  # 85% today, 10% in a month
@@ -383,7 +385,7 @@ def bulk_history(
         start = end - timedelta(days=27)
         chunk = [
             appointment(slot, rng.choice(statuses))
-            for doctor_slots in all_slots(store, start, end).values()
+            for doctor_slots in all_slots(store, cl, start, end)
             for slot in doctor_slots
             if rng.random() < 0.8
         ][: total - filled.in_window - filled.past]
@@ -466,7 +468,7 @@ def booking_targets(store: LocalStore, cl: Clinic, count: int, rng: random.Rando
     last = FIRST_DAY + timedelta(days=29)
     with store.reading() as session:
         free = availability.find_free_slots(session, first_day=FIRST_DAY, last_day=last, now=NOW)
-    pool = [slot for cid, slots in free.items() if cid not in cl.capped for slot in slots]
+    pool = [slot for doctor in cl.doctors if doctor not in cl.capped for slot in free.get(doctor, [])]
     if len(pool) < count:
         raise SystemExit(f"only {len(pool)} free slots to book, {count} needed")
     return rng.sample(pool, count)
