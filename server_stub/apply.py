@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, insert, inspect, select
+from sqlalchemy import Connection, Select, bindparam, insert, inspect, select
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -74,9 +76,17 @@ class PushContext:
     clock: HybridLogicalClock
 
 
+class _OneByOne(Exception):
+    """An op of the first, optimistic pass was refused: the push is applied again, op by op."""
+
+
 def push(conn: Connection, ctx: PushContext, request: PushRequest) -> PushResponse:
-    """Apply every op of one push inside the caller's transaction; the caller commits, then answers."""
-    writer = RowWriter(conn, clinic_id=ctx.clinic_id, clock=ctx.clock, now=ctx.now)
+    """Apply every op of one push inside the caller's transaction; the caller commits, then answers.
+
+    Each op is atomic. Usually every op is accepted, so the push is first applied in one savepoint
+    with no savepoint per op; if an op is refused, that pass is rolled back whole and the push is
+    applied again with a savepoint per op, so a refused op leaves nothing behind. Both passes start
+    from the same state, so the answers are the same as if every op had had its own savepoint."""
     ids = [op.op_id for op in request.ops]
     seen: dict[str, dict[str, Any]] = {
         op_id: result
@@ -84,36 +94,75 @@ def push(conn: Connection, ctx: PushContext, request: PushRequest) -> PushRespon
             select(AppliedOp.op_id, AppliedOp.result).where(AppliedOp.op_id.in_(ids))
         )
     }
+    try:
+        with conn.begin_nested():
+            return _apply_all(conn, ctx, request, dict(seen), one_by_one=False)
+    except _OneByOne:
+        pass
+    return _apply_all(conn, ctx, request, seen, one_by_one=True)
+
+
+def _apply_all(
+    conn: Connection,
+    ctx: PushContext,
+    request: PushRequest,
+    seen: dict[str, dict[str, Any]],
+    *,
+    one_by_one: bool,
+) -> PushResponse:
+    writer = RowWriter(conn, clinic_id=ctx.clinic_id, clock=ctx.clock, now=ctx.now, deferred=True)
+    fresh: dict[str, list[str]] = {}
+    for op in request.ops:
+        if op.op_id not in seen:
+            fresh.setdefault(op.entity, []).append(op.entity_id)
+    for entity, row_ids in fresh.items():
+        writer.prefetch(ENTITY_MODELS[entity], row_ids)
     results: list[OpResult] = []
+    answered: list[dict[str, Any]] = []  # stored in one statement at the end, in the same transaction
     for op in request.ops:
         if op.op_id in seen:
             results.append(OpResult(**seen[op.op_id], duplicate=True))
             continue
         ctx.clock.observe(op.hlc)
-        result = _apply_in_savepoint(writer, ctx, op)
+        if one_by_one:
+            result = _apply_in_savepoint(writer, ctx, op)
+        else:
+            try:
+                result = apply_op(writer, ctx, op)
+            except (Rejected, ClinicError, IntegrityError) as exc:
+                raise _OneByOne from exc
         stored = result.model_dump(exclude={"duplicate"})
-        conn.execute(
-            insert(AppliedOp).values(
-                op_id=op.op_id,
-                clinic_id=ctx.clinic_id,
-                device_id=ctx.device_id,
-                result=stored,
-                applied_at=ctx.now,
-            )
+        answered.append(
+            {
+                "op_id": op.op_id,
+                "clinic_id": ctx.clinic_id,
+                "device_id": ctx.device_id,
+                "result": stored,
+                "applied_at": ctx.now,
+            }
         )
         seen[op.op_id] = stored
         results.append(result)
+    writer.flush()
+    if answered:
+        conn.execute(insert(AppliedOp), answered)
     return PushResponse(results=results, server_time=ctx.now)
 
 
 def _apply_in_savepoint(writer: RowWriter, ctx: PushContext, op: Op) -> OpResult:
-    savepoint = writer.conn.begin_nested()
+    # Plain SAVEPOINT statements: `begin_nested()` compiles its clauses anew on every op. No op
+    # opens a savepoint of its own, so one name serves.
+    conn = writer.conn
+    conn.exec_driver_sql("SAVEPOINT push_op")
+    queued = writer.mark()
     try:
         result = apply_op(writer, ctx, op)
-        savepoint.commit()
+        conn.exec_driver_sql("RELEASE SAVEPOINT push_op")
         return result
     except (Rejected, ClinicError, IntegrityError) as exc:
-        savepoint.rollback()
+        conn.exec_driver_sql("ROLLBACK TO SAVEPOINT push_op")
+        conn.exec_driver_sql("RELEASE SAVEPOINT push_op")
+        writer.discard(queued)
         message, field = _reason(exc)
     # The refused change is kept in the conflict log, so nothing a device committed is lost,
     # and the row is re-announced so the device replaces its copy with the server's.
@@ -166,25 +215,37 @@ def _decode(model: type[Synced], data: dict[str, Any]) -> dict[str, Any]:
     for key in data:
         if key not in fields:
             raise Rejected(f"Unknown field '{key}' for {model.__entity__}.", f"data.{key}")
-    out: dict[str, Any] = {}
-    for key, value in data.items():
+    try:
+        return decode(model, data)
+    except (TypeError, ValueError):
+        pass
+    for key, value in data.items():  # which one
         try:
-            out[key] = decode(model, {key: value})[key]
+            decode(model, {key: value})
         except (TypeError, ValueError):
             raise Rejected(f"The value of '{key}' is not valid.", f"data.{key}") from None
-    return out
+    raise AssertionError("unreachable: a value failed to decode on its own")  # pragma: no cover
 
 
 def _clinic_of(model: type[Synced], row: dict[str, Any] | RowMapping) -> str | None:
     return row.get("id") if model is Clinic else row.get("clinic_id")
 
 
+@cache
+def _required(model: type[Synced]) -> tuple[str, ...]:
+    """Data fields without a default that may not be null."""
+    return tuple(
+        column.key
+        for column in inspect(model).columns
+        if not column.nullable
+        and column.default is None
+        and column.server_default is None
+        and column.key in data_fields(model)
+    )
+
+
 def _required_missing(model: type[Synced], row: dict[str, Any]) -> str | None:
-    for column in inspect(model).columns:
-        required = not column.nullable and column.default is None and column.server_default is None
-        if required and column.key in data_fields(model) and row.get(column.key) is None:
-            return column.key
-    return None
+    return next((key for key in _required(model) if row.get(key) is None), None)
 
 
 def _create(
@@ -382,6 +443,30 @@ def _enum(kind: Any, row: dict[str, Any], field: str) -> None:
 # -- double bookings --------------------------------------------------------------------------
 
 
+_appointments = Appointment.__table__
+_availability = Availability.__table__
+# Built once: the slot's other seat holders, the clinic's zone, a doctor's weekly hours.
+_SEAT_HOLDERS = select(
+    _appointments.c.id, _appointments.c.starts_at, _appointments.c.ends_at, _appointments.c.seat
+).where(
+    _appointments.c.clinician_id == bindparam("b_clinician"),
+    _appointments.c.id != bindparam("b_id"),
+    _appointments.c.starts_at < bindparam("b_end"),
+    _appointments.c.ends_at > bindparam("b_start"),
+    _appointments.c.status.in_(sorted(s.value for s in appt.ACTIVE_STATUSES)),
+    _appointments.c.deleted.is_(False),
+    _appointments.c.seat.is_not(None),
+)
+_CLINIC_ZONE = select(Clinic.__table__.c.timezone).where(Clinic.__table__.c.id == bindparam("b_clinic"))
+_HOURS = select(
+    _availability.c.weekday, _availability.c.start_time, _availability.c.end_time, _availability.c.capacity
+).where(
+    _availability.c.clinician_id == bindparam("b_clinician"),
+    _availability.c.kind == "hours",
+    _availability.c.deleted.is_(False),
+)
+
+
 def _needs_placement(current: RowMapping, changes: dict[str, Any]) -> bool:
     """Re-check the slot when an appointment moves, or comes back to life."""
     if {"starts_at", "ends_at", "clinician_id"} & changes.keys():
@@ -395,20 +480,17 @@ def _place_appointment(writer: RowWriter, ctx: PushContext, row: dict[str, Any])
     active = {s.value for s in appt.ACTIVE_STATUSES}
     if row["kind"] in UNSLOTTED_KINDS or row["status"] not in active or row.get("deleted"):
         return "applied", None
-    table = Appointment.__table__
     overlapping = writer.conn.execute(
-        select(table.c.id, table.c.starts_at, table.c.ends_at, table.c.seat).where(
-            table.c.clinician_id == row["clinician_id"],
-            table.c.id != row["id"],
-            table.c.starts_at < row["ends_at"],
-            table.c.ends_at > row["starts_at"],
-            table.c.status.in_(active),
-            table.c.deleted.is_(False),
-            table.c.seat.is_not(None),
-        )
+        _SEAT_HOLDERS,
+        {
+            "b_clinician": row["clinician_id"],
+            "b_id": row["id"],
+            "b_start": row["starts_at"],
+            "b_end": row["ends_at"],
+        },
     ).all()
     same_slot = [o for o in overlapping if o.starts_at == row["starts_at"] and o.ends_at == row["ends_at"]]
-    capacity = _slot_capacity(writer.conn, row)
+    capacity = _slot_capacity(writer, row)
     if len(same_slot) == len(overlapping) and len(same_slot) < capacity:
         taken = {o.seat for o in same_slot}
         row["seat"] = next(seat for seat in range(1, capacity + 1) if seat not in taken)
@@ -442,21 +524,20 @@ def _place_appointment(writer: RowWriter, ctx: PushContext, row: dict[str, Any])
     )
 
 
-def _slot_capacity(conn: Connection, row: dict[str, Any]) -> int:
-    with Session(bind=conn) as session:
-        clinic = session.get(Clinic, row["clinic_id"])
-        rules = list(
-            session.scalars(
-                select(Availability).where(
-                    Availability.clinician_id == row["clinician_id"],
-                    Availability.kind == "hours",
-                    Availability.deleted.is_(False),
-                )
-            )
-        )
-    if clinic is None:
+def _slot_capacity(writer: RowWriter, row: dict[str, Any]) -> int:
+    conn, clinic_id, doctor_id = writer.conn, row["clinic_id"], row["clinician_id"]
+    # Read once per push, until the push itself changes the clinic or someone's hours.
+    zone = writer.cached(
+        ("zone", clinic_id), ("clinic",), lambda: conn.execute(_CLINIC_ZONE, {"b_clinic": clinic_id}).scalar()
+    )
+    if zone is None:
         return 1
-    local = row["starts_at"].astimezone(calendar_of(clinic).tz)
+    rules = writer.cached(
+        ("hours", doctor_id),
+        ("availability",),
+        lambda: conn.execute(_HOURS, {"b_clinician": doctor_id}).all(),
+    )
+    local = row["starts_at"].astimezone(ZoneInfo(zone))
     for rule in rules:
         if (
             rule.weekday == local.weekday()
@@ -502,23 +583,45 @@ def _next_free_slot(conn: Connection, row: dict[str, Any], now: datetime) -> dat
 # -- probable duplicate patients --------------------------------------------------------------
 
 
-def _flag_duplicate_patient(writer: RowWriter, row: dict[str, Any]) -> str | None:
+@cache
+def _same_person(by_phone: bool) -> Select[tuple[str]]:
+    """Another live patient of the clinic with the same name key and birth date (or phone and birth date).
+
+    The clinic is named in each branch of the OR, so that each branch is a search of its own index
+    (SQLite's multi-index OR, PostgreSQL's bitmap OR) rather than a scan of the clinic's patients."""
     table = Patient.__table__
-    match = (table.c.name_key == row["name_key"]) & (table.c.birth_date == row["birth_date"])
-    if row.get("phone"):
-        match = match | ((table.c.phone == row["phone"]) & (table.c.birth_date == row["birth_date"]))
-    other = writer.conn.execute(
+    clinic = table.c.clinic_id == bindparam("b_clinic")
+    match = (
+        clinic & (table.c.name_key == bindparam("b_name_key")) & (table.c.birth_date == bindparam("b_birth"))
+    )
+    if by_phone:
+        match = match | (
+            clinic & (table.c.phone == bindparam("b_phone")) & (table.c.birth_date == bindparam("b_birth"))
+        )
+    return (
         select(table.c.id)
         .where(
-            table.c.clinic_id == row["clinic_id"],
-            table.c.id != row["id"],
+            table.c.id != bindparam("b_id"),
             table.c.deleted.is_(False),
             table.c.merged_into.is_(None),
             match,
         )
         .order_by(table.c.id)
         .limit(1)
-    ).scalar()
+    )
+
+
+def _flag_duplicate_patient(writer: RowWriter, row: dict[str, Any]) -> str | None:
+    by_phone = bool(row.get("phone"))
+    params = {
+        "b_name_key": row["name_key"],
+        "b_birth": row["birth_date"],
+        "b_clinic": row["clinic_id"],
+        "b_id": row["id"],
+    }
+    if by_phone:
+        params["b_phone"] = row["phone"]
+    other = writer.conn.execute(_same_person(by_phone), params).scalar()
     if other is None:
         return None
     return writer.log_conflict(

@@ -6,17 +6,65 @@ device must see gets exactly one new, strictly increasing seq in the clinic's ch
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Callable, Hashable, Iterable
 from datetime import datetime
-from typing import Any
+from functools import cache
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Delete,
+    Insert,
+    Select,
+    Table,
+    Update,
+    bindparam,
+    delete,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.engine import RowMapping
 
 from desktop.domain.clock import HybridLogicalClock
 from desktop.domain.ids import new_id
 from desktop.store.models import SyncConflict, Synced
 from server_stub.models import ChangeLog, ClinicLock, RowChange
+
+# The statements of the hot path, built once and executed with parameters: building a statement
+# costs more than running it on SQLite (SQLAlchemy derives a cache key from every value in it).
+T = TypeVar("T")
+ROW_ID = "b_row_id"  # bind names no column has
+ROW_IDS = "b_row_ids"
+PREFETCH_CHUNK = 500  # ids per IN (...)
+
+
+@cache
+def _select_by_id(table: Table) -> Select[Any]:
+    return select(table).where(table.c.id == bindparam(ROW_ID))
+
+
+@cache
+def _select_by_ids(table: Table) -> Select[Any]:
+    return select(table).where(table.c.id.in_(bindparam(ROW_IDS, expanding=True)))
+
+
+@cache
+def _insert(table: Table) -> Insert:
+    return insert(table)
+
+
+@cache
+def _update_by_id(table: Table) -> Update:
+    return update(table).where(table.c.id == bindparam(ROW_ID))
+
+
+UNLOG: Delete = delete(ChangeLog).where(
+    ChangeLog.entity == bindparam("b_entity"), ChangeLog.entity_id == bindparam("b_entity_id")
+)
+LOG: Insert = insert(ChangeLog)
+RECORD: Insert = insert(RowChange)
 
 
 def lock_clinic(conn: Connection, clinic_id: str) -> None:
@@ -30,23 +78,102 @@ def lock_clinic(conn: Connection, clinic_id: str) -> None:
 
 
 class RowWriter:
-    def __init__(self, conn: Connection, *, clinic_id: str, clock: HybridLogicalClock, now: datetime):
+    """Writes synced rows with their merge base and change-log entry.
+
+    `deferred=True` (pushes) keeps the merge-base and change-log writes in memory until `flush()`,
+    which writes them in two or three statements instead of three per change; the caller must
+    flush before the transaction commits. `mark()` / `discard(mark)` drop what an op that was
+    rolled back to its savepoint had queued. Nothing reads the change log inside a push, and
+    `fields_changed_since` sees the queued merge bases too, so every answer is the same.
+    """
+
+    def __init__(
+        self,
+        conn: Connection,
+        *,
+        clinic_id: str,
+        clock: HybridLogicalClock,
+        now: datetime,
+        deferred: bool = False,
+    ):
         self.conn = conn
         self.clinic_id = clinic_id
         self.clock = clock
         self.now = now
+        self.deferred = deferred
+        self._known: dict[tuple[str, str], RowMapping | None] = {}  # prefetched rows, untouched since
+        self._writes: Counter[str] = Counter()  # rows written per entity; "*": rollbacks
+        self._memo: dict[Hashable, tuple[tuple[int, ...], Any]] = {}
+        self._changes: list[dict[str, Any]] = []  # row_change rows not written yet
+        self._logged: list[tuple[str, str]] = []  # (entity, id) to (re)announce, in order
         # Taken before the first write and held to commit, whoever writes: pushes, conflict
         # resolutions and admin tools alike.
         lock_clinic(conn, clinic_id)
 
-    def get(self, model: type[Synced], row_id: str) -> RowMapping | None:
+    def mark(self) -> tuple[int, int]:
+        return len(self._changes), len(self._logged)
+
+    def discard(self, mark: tuple[int, int]) -> None:
+        """Forget what was queued since `mark`: the op was rolled back to its savepoint."""
+        del self._changes[mark[0] :]
+        del self._logged[mark[1] :]
+        self._writes["*"] += 1
+
+    def cached(self, key: Hashable, entities: tuple[str, ...], read: Callable[[], T]) -> T:
+        """`read()`, remembered until this writer writes a row of one of `entities` (or an op is
+        rolled back): for reference data many ops of a push consult, such as a doctor's hours."""
+        stamp = (*(self._writes[e] for e in entities), self._writes["*"])
+        hit = self._memo.get(key)
+        if hit is not None and hit[0] == stamp:
+            return cast(T, hit[1])
+        value = read()
+        self._memo[key] = (stamp, value)
+        return value
+
+    def flush(self) -> None:
+        """Write the queued merge bases, then the change-log entries: one per row, in the order of
+        each row's last change, so seqs come out as if each change had been logged at once."""
+        if self._changes:
+            self.conn.execute(RECORD, self._changes)
+            self._changes = []
+        if self._logged:
+            last: dict[tuple[str, str], None] = {}
+            for key in self._logged:
+                last.pop(key, None)
+                last[key] = None
+            self.conn.execute(UNLOG, [{"b_entity": e, "b_entity_id": i} for e, i in last])
+            self.conn.execute(
+                LOG, [{"clinic_id": self.clinic_id, "entity": e, "entity_id": i} for e, i in last]
+            )
+            self._logged = []
+
+    def prefetch(self, model: type[Synced], row_ids: Iterable[str]) -> None:
+        """Read these rows (or learn they do not exist) in a few statements; `get` answers from
+        what was read until this writer changes the row. Only for rows no one else can change
+        meanwhile: the clinic's own, whose writers are serialised (`lock_clinic`)."""
         table = model.__table__  # type: ignore[attr-defined]
-        return self.conn.execute(select(table).where(table.c.id == row_id)).mappings().first()
+        wanted = list(dict.fromkeys(row_ids))
+        found: dict[str, RowMapping] = {}
+        for start in range(0, len(wanted), PREFETCH_CHUNK):
+            chunk = wanted[start : start + PREFETCH_CHUNK]
+            for row in self.conn.execute(_select_by_ids(table), {ROW_IDS: chunk}).mappings():
+                found[row["id"]] = row
+        for row_id in wanted:
+            self._known[(model.__entity__, row_id)] = found.get(row_id)
+
+    def get(self, model: type[Synced], row_id: str) -> RowMapping | None:
+        key = (model.__entity__, row_id)
+        if key in self._known:
+            return self._known[key]
+        table = model.__table__  # type: ignore[attr-defined]
+        return self.conn.execute(_select_by_id(table), {ROW_ID: row_id}).mappings().first()
 
     def insert(self, model: type[Synced], row: dict[str, Any], *, device_id: str | None, hlc: str) -> int:
+        self._known.pop((model.__entity__, row["id"]), None)
+        self._writes[model.__entity__] += 1
         values = {**row, "version": 1, "hlc": hlc, "updated_at": self.now}
         values.setdefault("deleted", False)
-        self.conn.execute(insert(model.__table__).values(**values))  # type: ignore[attr-defined]
+        self.conn.execute(_insert(model.__table__), values)  # type: ignore[attr-defined]
         self._record(model, row["id"], 1, device_id, hlc, row.keys())
         return 1
 
@@ -59,14 +186,13 @@ class RowWriter:
         device_id: str | None,
         hlc: str,
     ) -> int:
+        self._known.pop((model.__entity__, current["id"]), None)
+        self._writes[model.__entity__] += 1
         table = model.__table__  # type: ignore[attr-defined]
         version = current["version"] + 1
         stamp = max(current["hlc"] or "", hlc)
-        self.conn.execute(
-            update(table)
-            .where(table.c.id == current["id"])
-            .values(**changes, version=version, hlc=stamp, updated_at=self.now)
-        )
+        values = {**changes, "version": version, "hlc": stamp, "updated_at": self.now, ROW_ID: current["id"]}
+        self.conn.execute(_update_by_id(table), values)
         self._record(model, current["id"], version, device_id, hlc, changes.keys())
         return version
 
@@ -78,7 +204,12 @@ class RowWriter:
                 RowChange.entity_id == row_id, RowChange.version > base_version
             )
         )
-        for device_id, hlc, fields in rows:
+        queued = [
+            (c["device_id"], c["hlc"], c["fields"])
+            for c in self._changes
+            if c["entity_id"] == row_id and c["version"] > base_version
+        ]
+        for device_id, hlc, fields in [*rows, *queued]:
             if device_id == not_by:
                 continue
             for field in fields:
@@ -134,13 +265,22 @@ class RowWriter:
         hlc: str,
         fields: Iterable[str],
     ) -> None:
-        self.conn.execute(
-            insert(RowChange).values(
-                entity_id=row_id, version=version, device_id=device_id, hlc=hlc, fields=sorted(fields)
-            )
-        )
+        change = {
+            "entity_id": row_id,
+            "version": version,
+            "device_id": device_id,
+            "hlc": hlc,
+            "fields": sorted(fields),
+        }
+        if self.deferred:
+            self._changes.append(change)
+        else:
+            self.conn.execute(RECORD, change)
         self._log(model.__entity__, row_id)
 
     def _log(self, entity: str, row_id: str) -> None:
-        self.conn.execute(delete(ChangeLog).where(ChangeLog.entity == entity, ChangeLog.entity_id == row_id))
-        self.conn.execute(insert(ChangeLog).values(clinic_id=self.clinic_id, entity=entity, entity_id=row_id))
+        if self.deferred:
+            self._logged.append((entity, row_id))
+            return
+        self.conn.execute(UNLOG, {"b_entity": entity, "b_entity_id": row_id})
+        self.conn.execute(LOG, {"clinic_id": self.clinic_id, "entity": entity, "entity_id": row_id})

@@ -29,7 +29,7 @@ from server_stub.pull import pull_page
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/sync", tags=["sync"])
 ERRORS = {code: {"model": ErrorBody} for code in (401, 403, 413, 422, 426)}
-SEEN_EVERY = timedelta(minutes=1)  # how fresh a device's `last_seen_at` is kept by its pulls
+SEEN_EVERY = timedelta(minutes=1)  # how fresh a device's `last_seen_at` is kept by its pushes and pulls
 
 
 @router.post("/push", response_model=PushResponse, responses=ERRORS)
@@ -50,7 +50,8 @@ def push_ops(body: PushRequest, caller: WritingCaller, conn: WriteConn, state: S
         clock=state.clock,
     )
     answer = push(conn, ctx, body)
-    access.mark_seen(conn, caller.device_id, now)
+    if caller.last_seen_at is None or now - caller.last_seen_at > SEEN_EVERY:
+        access.mark_seen(conn, caller.device_id, now)
     return answer
 
 
