@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 
 from desktop.domain.errors import (
@@ -108,6 +109,26 @@ async def _http(_: Request, exc: Exception) -> JSONResponse:
     return response
 
 
+BUSY_RETRY_AFTER_S = 1
+
+
+def is_busy(exc: OperationalError) -> bool:
+    """SQLite's "database is locked" / "busy" after the busy timeout: load, not a fault."""
+    text = str(exc.orig).lower()
+    return "database is locked" in text or "database is busy" in text
+
+
+async def _operational(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, OperationalError)
+    if is_busy(exc):
+        # Devices retry a 503 on their own; nothing was written (the transaction never began).
+        log.warning("busy: %s %s answered 503", request.method, request.url.path)
+        response = error_response(503, "The server is busy. The change is kept and will be sent again.")
+        response.headers["Retry-After"] = str(BUSY_RETRY_AFTER_S)
+        return response
+    return await _unexpected(request, exc)
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unexpected error in %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(
@@ -121,4 +142,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api)
     app.add_exception_handler(ClinicError, _clinic)
     app.add_exception_handler(HTTPException, _http)
+    app.add_exception_handler(OperationalError, _operational)
     app.add_exception_handler(Exception, _unexpected)
