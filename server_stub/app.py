@@ -6,6 +6,7 @@ app starts (after migrating the database) and kept on `app.state.server`. See do
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
@@ -61,6 +62,7 @@ def create_app(
             clock=HybridLogicalClock("server"),
             now=now,
             session_ttl=session_ttl,
+            write_turns=asyncio.Lock() if sqlite else None,
         )
         try:
             yield

@@ -7,7 +7,8 @@ an exception rolls it back.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated
@@ -31,9 +32,11 @@ class ServerState:
     clock: HybridLogicalClock
     now: Callable[[], datetime]
     session_ttl: timedelta
+    # SQLite only: the server's writers take turns here before BEGIN IMMEDIATE (see write_turn).
+    write_turns: asyncio.Lock | None = None
 
 
-def server_state(request: Request) -> ServerState:
+async def server_state(request: Request) -> ServerState:  # async: no worker thread for an attribute
     state: ServerState = request.app.state.server
     return state
 
@@ -41,7 +44,22 @@ def server_state(request: Request) -> ServerState:
 State = Annotated[ServerState, Depends(server_state)]
 
 
-def write_transaction(state: State) -> Iterator[Connection]:
+async def write_turn(state: State) -> AsyncIterator[None]:
+    """On SQLite, wait for the other writers of this server on the event loop (holding no worker
+    thread), so that BEGIN IMMEDIATE finds the database free. Left to SQLite, a waiting writer polls
+    the lock with sleeps of up to 100 ms (its busy handler): a burst of pushes from many devices
+    then waits in steps of 100 ms. The turn ends after the transaction commits. PostgreSQL: no-op."""
+    if state.write_turns is None:
+        yield
+        return
+    async with state.write_turns:
+        yield
+
+
+WriteTurn = Annotated[None, Depends(write_turn, scope="function")]
+
+
+def write_transaction(state: State, _turn: WriteTurn) -> Iterator[Connection]:
     with state.engine.begin() as conn:
         yield conn
 

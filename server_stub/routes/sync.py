@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from sqlalchemy.exc import OperationalError
 from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
 
 from desktop.sync.protocol import (
     DEFAULT_PULL_LIMIT,
@@ -72,7 +73,15 @@ def pull(
     return FastJSONResponse(page, background=later)
 
 
-def _mark_seen(state: ServerState, device_id: str, now: datetime) -> None:
+async def _mark_seen(state: ServerState, device_id: str, now: datetime) -> None:
+    if state.write_turns is None:
+        await run_in_threadpool(_record_seen, state, device_id, now)
+        return
+    async with state.write_turns:  # a writer like any other (deps.write_turn)
+        await run_in_threadpool(_record_seen, state, device_id, now)
+
+
+def _record_seen(state: ServerState, device_id: str, now: datetime) -> None:
     try:
         with state.engine.begin() as conn:
             access.mark_seen(conn, device_id, now)
