@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from desktop.domain.errors import ClinicError, NotAllowed
 from desktop.domain.ids import CROCKFORD, new_id
@@ -138,20 +138,27 @@ class Caller:
     role: str | None = None
 
 
+# Every request authenticates: its statements are built once.
+_devices, _sessions = Device.__table__, UserSession.__table__
+_DEVICE_BY_TOKEN = select(_devices).where(_devices.c.token_hash == bindparam("b_hash"))
+_DEVICE_BY_ID = select(_devices).where(_devices.c.id == bindparam("b_id"))
+_SESSION_BY_TOKEN = select(_sessions).where(_sessions.c.token_hash == bindparam("b_hash"))
+
+
 def authenticate(conn: Connection, token: str | None, *, now: datetime) -> Caller:
     """A device token, or a clinician's session token (which stands for its device too)."""
     if not token:
         raise Unauthorised("This request carries no token: enrol the device, or sign in again.")
     token_hash = digest(token)
-    device = conn.execute(select(Device).where(Device.token_hash == token_hash)).first()
+    device = conn.execute(_DEVICE_BY_TOKEN, {"b_hash": token_hash}).first()
     session = None
     if device is None:
-        session = conn.execute(select(UserSession).where(UserSession.token_hash == token_hash)).first()
+        session = conn.execute(_SESSION_BY_TOKEN, {"b_hash": token_hash}).first()
         if session is None:
             raise Unauthorised("The server does not know this token: enrol the device again.")
         if session.expires_at <= now:
             raise Unauthorised("Your session has expired: sign in again.")
-        device = conn.execute(select(Device).where(Device.id == session.device_id)).first()
+        device = conn.execute(_DEVICE_BY_ID, {"b_id": session.device_id}).first()
     if device is None or device.revoked:
         raise Unauthorised("This device has been revoked: an administrator must enrol it again.")
     return Caller(

@@ -76,6 +76,11 @@ class PushContext:
     clock: HybridLogicalClock
 
 
+_ANSWERED = select(AppliedOp.op_id, AppliedOp.result).where(
+    AppliedOp.op_id.in_(bindparam("b_ids", expanding=True))
+)
+
+
 class _OneByOne(Exception):
     """An op of the first, optimistic pass was refused: the push is applied again, op by op."""
 
@@ -89,17 +94,19 @@ def push(conn: Connection, ctx: PushContext, request: PushRequest) -> PushRespon
     from the same state, so the answers are the same as if every op had had its own savepoint."""
     ids = [op.op_id for op in request.ops]
     seen: dict[str, dict[str, Any]] = {
-        op_id: result
-        for op_id, result in conn.execute(
-            select(AppliedOp.op_id, AppliedOp.result).where(AppliedOp.op_id.in_(ids))
-        )
+        op_id: result for op_id, result in conn.execute(_ANSWERED, {"b_ids": ids})
     }
+    # Plain SAVEPOINT statements here and for each op: `begin_nested()` compiles its clause anew
+    # every time. No op opens a savepoint of its own.
+    conn.exec_driver_sql("SAVEPOINT push_all")
     try:
-        with conn.begin_nested():
-            return _apply_all(conn, ctx, request, dict(seen), one_by_one=False)
+        answer = _apply_all(conn, ctx, request, dict(seen), one_by_one=False)
     except _OneByOne:
-        pass
-    return _apply_all(conn, ctx, request, seen, one_by_one=True)
+        conn.exec_driver_sql("ROLLBACK TO SAVEPOINT push_all")
+        conn.exec_driver_sql("RELEASE SAVEPOINT push_all")
+        return _apply_all(conn, ctx, request, seen, one_by_one=True)
+    conn.exec_driver_sql("RELEASE SAVEPOINT push_all")
+    return answer
 
 
 def _apply_all(
@@ -150,8 +157,6 @@ def _apply_all(
 
 
 def _apply_in_savepoint(writer: RowWriter, ctx: PushContext, op: Op) -> OpResult:
-    # Plain SAVEPOINT statements: `begin_nested()` compiles its clauses anew on every op. No op
-    # opens a savepoint of its own, so one name serves.
     conn = writer.conn
     conn.exec_driver_sql("SAVEPOINT push_op")
     queued = writer.mark()
