@@ -23,12 +23,20 @@ from desktop.domain.appointments import (
     initial_status,
 )
 from desktop.domain.errors import BookingConflict, InvalidInput
-from desktop.domain.ids import human_code, new_id, normalise_code
+from desktop.domain.ids import new_id, normalise_code
 from desktop.domain.roles import Role, require
 from desktop.domain.scheduling import Slot, day_bounds
 from desktop.services import audit, reminders
 from desktop.services.availability import find_free_slots
-from desktop.services.common import Actor, clinic_zone, current_clinic, get, local_day, local_time_text
+from desktop.services.common import (
+    Actor,
+    clinic_zone,
+    current_clinic,
+    get,
+    local_day,
+    local_time_text,
+    unused_code,
+)
 from desktop.store.models import Appointment, Clinic, Clinician, Patient, WaitlistEntry
 from desktop.store.uow import UnitOfWork
 
@@ -195,7 +203,7 @@ def book(
     appointment = uow.add(
         Appointment(
             clinic_id=clinic.id,
-            code=human_code("APT"),
+            code=unused_code(uow.session, Appointment, "APT"),
             clinician_id=doctor.id,
             patient_id=patient.id,
             starts_at=start,

@@ -77,7 +77,9 @@ def create_clinic(
 ) -> Clinic:
     """Create the clinic and make it this device's clinic."""
     require(actor.role, "clinic.setup")
-    name, region = check_clinic(name=name, timezone=timezone, region=region, min_notice_minutes=min_notice_minutes)
+    name, region = check_clinic(
+        name=name, timezone=timezone, region=region, min_notice_minutes=min_notice_minutes
+    )
     clinic = uow.add(
         Clinic(
             name=name,

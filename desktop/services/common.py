@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from desktop.domain.errors import NotFound
+from desktop.domain.ids import human_code
 from desktop.domain.roles import Role
 from desktop.store.models import Clinic, DeviceState, Synced
 
@@ -49,6 +50,20 @@ def get(session: Session, model: type[M], row_id: str | None) -> M:
         what = _NAMES.get(model.__entity__, model.__entity__)
         raise NotFound(f"No such {what}.", field=f"{model.__entity__}_id")
     return row
+
+
+def unused_code(session: Session, model: type[M], prefix: str) -> str:
+    """A human code (`APT-7K3Q9`) no row of `model` on this device has yet.
+
+    Five random characters give ~33 million codes: a busy clinic draws a taken one now and then,
+    so draw again rather than fail the booking. (Two devices drawing the same code offline is
+    far rarer; the server refuses the second and keeps it in the conflict log.)
+    """
+    column = model.code  # type: ignore[attr-defined]
+    while True:
+        code = human_code(prefix)
+        if session.scalar(select(column).where(column == code).limit(1)) is None:
+            return code
 
 
 def current_clinic(session: Session) -> Clinic:

@@ -9,7 +9,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from desktop.domain.errors import InvalidInput, ProbableDuplicate
-from desktop.domain.ids import human_code, normalise_code
+from desktop.domain.ids import normalise_code
 from desktop.domain.patients import (
     SEXES,
     check_birth_date,
@@ -20,7 +20,7 @@ from desktop.domain.patients import (
 )
 from desktop.domain.roles import require
 from desktop.services import audit
-from desktop.services.common import Actor, clinic_zone, current_clinic, get, local_day
+from desktop.services.common import Actor, clinic_zone, current_clinic, get, local_day, unused_code
 from desktop.store.models import (
     Appointment,
     Consultation,
@@ -119,7 +119,7 @@ def register(
     patient = uow.add(
         Patient(
             clinic_id=clinic.id,
-            code=human_code("PAT"),
+            code=unused_code(uow.session, Patient, "PAT"),
             name_key=name_key(values["full_name"]),  # type: ignore[arg-type]
             address=address.strip(),
             allergies=allergies.strip(),

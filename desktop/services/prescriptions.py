@@ -10,11 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from desktop.domain.errors import ImmutableRecord, InvalidInput
-from desktop.domain.ids import human_code
 from desktop.domain.prescriptions import PrescriptionStatus, validate_medicines
 from desktop.domain.roles import require
 from desktop.services import audit
-from desktop.services.common import Actor, current_clinic, get, local_day
+from desktop.services.common import Actor, current_clinic, get, local_day, unused_code
 from desktop.store.models import Consultation, Patient, Prescription
 from desktop.store.uow import UnitOfWork
 
@@ -57,7 +56,7 @@ def draft(
     return uow.add(
         Prescription(
             clinic_id=patient.clinic_id,
-            code=human_code("RX"),
+            code=unused_code(uow.session, Prescription, "RX"),
             revision=1,
             patient_id=patient.id,
             clinician_id=clinician_id,
