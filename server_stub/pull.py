@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Select, Table, bindparam, inspect, select
+from sqlalchemy import Connection, Select, Table, bindparam, select
 
 from desktop.store.codec import data_fields, encode
 from desktop.store.models import ENTITY_MODELS
@@ -30,39 +31,38 @@ ENTRIES = (
 )
 
 
-@cache
-def _rows_of(entity: str) -> Select[Any]:
-    """The clinic's rows among some ids. The feed is the clinic's; the row filter is a second lock
-    on the same door."""
-    table: Table = ENTITY_MODELS[entity].__table__  # type: ignore[attr-defined]
-    own = table.c.id if entity == "clinic" else table.c.clinic_id
-    return select(table).where(
-        table.c.id.in_(bindparam("b_ids", expanding=True)), own == bindparam("b_clinic")
-    )
+@dataclass(frozen=True)
+class _Layout:
+    """How a device of one kind receives one entity: the query for the clinic's rows among some ids
+    (id, version, hlc, deleted, then only the data fields sent), and the data fields with their
+    place in a row: those sent as they are, and those encoded first (dates, times, any other type)."""
+
+    query: Select[Any]
+    plain: tuple[tuple[str, int], ...]
+    encoded: tuple[tuple[str, int], ...]
 
 
 @cache
-def _layout(
-    entity: str, kind: str
-) -> tuple[dict[str, int], tuple[tuple[str, int], ...], tuple[tuple[str, int], ...]]:
-    """Where each column is in a row of `_rows_of(entity)`, and the data fields a device of `kind`
-    receives: those sent as they are, and those encoded (dates, times, any type not known)."""
+def _layout(entity: str, kind: str) -> _Layout:
     model = ENTITY_MODELS[entity]
     table: Table = model.__table__  # type: ignore[attr-defined]
-    position = {column.key: n for n, column in enumerate(table.columns)}
     fields = data_fields(model)
     if kind != "desk":
         fields = fields - DESK_ONLY_FIELDS.get(entity, frozenset())
+    sent = [column for column in table.columns if column.key in fields]
     plain, encoded = [], []
-    for column in inspect(model).columns:
-        if column.key not in fields:
-            continue
+    for at, column in enumerate(sent, start=4):
         try:
             as_is = column.type.python_type in JSON_NATIVE
         except NotImplementedError:
             as_is = False
-        (plain if as_is else encoded).append((column.key, position[column.key]))
-    return position, tuple(plain), tuple(encoded)
+        (plain if as_is else encoded).append((column.key, at))
+    # The feed is the clinic's; the row filter is a second lock on the same door.
+    own = table.c.id if entity == "clinic" else table.c.clinic_id
+    query = select(table.c.id, table.c.version, table.c.hlc, table.c.deleted, *sent).where(
+        table.c.id.in_(bindparam("b_ids", expanding=True)), own == bindparam("b_clinic")
+    )
+    return _Layout(query, tuple(plain), tuple(encoded))
 
 
 def pull_page(conn: Connection, *, clinic_id: str, kind: str, since: int, limit: int) -> dict[str, Any]:
@@ -77,26 +77,25 @@ def pull_page(conn: Connection, *, clinic_id: str, kind: str, since: int, limit:
             wanted[entity].append(entity_id)
     rows: dict[tuple[str, str], Any] = {}
     for entity, ids in wanted.items():
-        at_id = _layout(entity, kind)[0]["id"]
-        for row in conn.execute(_rows_of(entity), {"b_ids": ids, "b_clinic": clinic_id}).all():
-            rows[(entity, row[at_id])] = row
+        for row in conn.execute(_layout(entity, kind).query, {"b_ids": ids, "b_clinic": clinic_id}).all():
+            rows[(entity, row[0])] = row
     changes = []
     for seq, entity, entity_id in entries:
         row = rows.get((entity, entity_id))
         if row is None:
             continue
-        position, plain, encoded = _layout(entity, kind)
-        data = {key: row[at] for key, at in plain}
-        for key, at in encoded:
+        layout = _layout(entity, kind)
+        data = {key: row[at] for key, at in layout.plain}
+        for key, at in layout.encoded:
             data[key] = encode(row[at])
         changes.append(
             {
                 "seq": seq,
                 "entity": entity,
                 "id": entity_id,
-                "version": row[position["version"]],
-                "hlc": row[position["hlc"]],
-                "deleted": bool(row[position["deleted"]]),
+                "version": row[1],
+                "hlc": row[2],
+                "deleted": bool(row[3]),
                 "data": data,
             }
         )
