@@ -106,17 +106,19 @@ class RowWriter:
         self._memo: dict[Hashable, tuple[tuple[int, ...], Any]] = {}
         self._changes: list[dict[str, Any]] = []  # row_change rows not written yet
         self._logged: list[tuple[str, str]] = []  # (entity, id) to (re)announce, in order
+        self._created: list[tuple[str, str]] = []  # rows this writer inserted: none has a log entry yet
         # Taken before the first write and held to commit, whoever writes: pushes, conflict
         # resolutions and admin tools alike.
         lock_clinic(conn, clinic_id)
 
-    def mark(self) -> tuple[int, int]:
-        return len(self._changes), len(self._logged)
+    def mark(self) -> tuple[int, int, int]:
+        return len(self._changes), len(self._logged), len(self._created)
 
-    def discard(self, mark: tuple[int, int]) -> None:
+    def discard(self, mark: tuple[int, int, int]) -> None:
         """Forget what was queued since `mark`: the op was rolled back to its savepoint."""
         del self._changes[mark[0] :]
         del self._logged[mark[1] :]
+        del self._created[mark[2] :]
         self._writes["*"] += 1
 
     def cached(self, key: Hashable, entities: tuple[str, ...], read: Callable[[], T]) -> T:
@@ -141,11 +143,15 @@ class RowWriter:
             for key in self._logged:
                 last.pop(key, None)
                 last[key] = None
-            self.conn.execute(UNLOG, [{"b_entity": e, "b_entity_id": i} for e, i in last])
+            created = set(self._created)  # new rows: nothing to unlog (one DELETE less per row)
+            stale = [{"b_entity": e, "b_entity_id": i} for e, i in last if (e, i) not in created]
+            if stale:
+                self.conn.execute(UNLOG, stale)
             self.conn.execute(
                 LOG, [{"clinic_id": self.clinic_id, "entity": e, "entity_id": i} for e, i in last]
             )
             self._logged = []
+            self._created = []
 
     def prefetch(self, model: type[Synced], row_ids: Iterable[str]) -> None:
         """Read these rows (or learn they do not exist) in a few statements; `get` answers from
@@ -170,6 +176,8 @@ class RowWriter:
 
     def insert(self, model: type[Synced], row: dict[str, Any], *, device_id: str | None, hlc: str) -> int:
         self._known.pop((model.__entity__, row["id"]), None)
+        if self.deferred:
+            self._created.append((model.__entity__, row["id"]))
         self._writes[model.__entity__] += 1
         values = {**row, "version": 1, "hlc": hlc, "updated_at": self.now}
         values.setdefault("deleted", False)
