@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 
 from desktop.sync.engine import SyncEngine
 from desktop.sync.errors import Offline
 from server_stub.models import AppliedOp
+from tests.fixtures.desk import desk, server  # noqa: F401
 from tests.fixtures.server import (  # noqa: F401  (fixtures, used through `server` and `template`)
     LiveServer,
     device_template,
@@ -23,27 +22,10 @@ from tests.sync_support import (
     Device,
     fast_client,
     free_port,
-    new_device,
     register,
     server_rows,
     serving,
 )
-
-
-@pytest.fixture
-def server(request: pytest.FixtureRequest) -> LiveServer:
-    found: LiveServer = request.getfixturevalue("live_server")
-    return found
-
-
-@pytest.fixture
-def desk(server: LiveServer, tmp_path: Path, request: pytest.FixtureRequest) -> Any:
-    template: Path = request.getfixturevalue("device_template")
-    device = new_device(server, server.create_clinic(), "desk", tmp_path / "desk", template)
-    device.sync()
-    yield device
-    device.client.close()
-    device.store.close()
 
 
 def point_at(device: Device, url: str, **client_options: Any) -> None:

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from desktop.store.local import LocalStore
 from desktop.sync.client import SyncClient
@@ -16,6 +13,7 @@ from desktop.sync.engine import SyncEngine
 from desktop.sync.protocol import PROTOCOL_HEADER
 from desktop.sync.report import SyncReport
 from desktop.sync.worker import SyncStatus, SyncWorker
+from tests.fixtures.desk import desk, server  # noqa: F401
 from tests.fixtures.server import (  # noqa: F401  (fixtures, used through `server` and the `desk`)
     LiveServer,
     device_template,
@@ -27,27 +25,10 @@ from tests.sync_support import (
     Device,
     fast_client,
     free_port,
-    new_device,
     register,
     serving,
     wait_for,
 )
-
-
-@pytest.fixture
-def server(request: pytest.FixtureRequest) -> LiveServer:
-    found: LiveServer = request.getfixturevalue("live_server")
-    return found
-
-
-@pytest.fixture
-def desk(server: LiveServer, tmp_path: Path, request: pytest.FixtureRequest) -> Any:
-    template: Path = request.getfixturevalue("device_template")
-    device = new_device(server, server.create_clinic(), "desk", tmp_path / "desk", template)
-    device.sync()  # it has its clinic
-    yield device
-    device.client.close()
-    device.store.close()
 
 
 class Counting:
