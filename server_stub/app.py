@@ -21,7 +21,7 @@ from desktop.sync.protocol import MAX_BODY_BYTES, PROTOCOL_HEADER, PROTOCOL_VERS
 from server_stub import errors
 from server_stub.access import SESSION_TTL
 from server_stub.db import create_server_engine, migrate
-from server_stub.deps import ServerState
+from server_stub.deps import WRITERS_AT_ONCE_POSTGRES, ServerState
 from server_stub.middleware import BodyGuard, ProtocolGate
 from server_stub.routes import ROUTERS
 
@@ -62,7 +62,7 @@ def create_app(
             clock=HybridLogicalClock("server"),
             now=now,
             session_ttl=session_ttl,
-            write_turns=asyncio.Lock() if sqlite else None,
+            write_turns=asyncio.Semaphore(1 if sqlite else WRITERS_AT_ONCE_POSTGRES),
         )
         try:
             yield

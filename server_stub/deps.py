@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Annotated
 
@@ -20,6 +20,10 @@ from sqlalchemy import Connection, Engine
 from desktop.domain.clock import HybridLogicalClock
 from server_stub import access
 from server_stub.errors import ApiError
+
+# Fewer than the worker threads (anyio's default is 40), so that a writer holding its clinic's lock
+# always finds a thread to go on with.
+WRITERS_AT_ONCE_POSTGRES = 8
 
 
 @dataclass
@@ -32,8 +36,8 @@ class ServerState:
     clock: HybridLogicalClock
     now: Callable[[], datetime]
     session_ttl: timedelta
-    # SQLite only: the server's writers take turns here before BEGIN IMMEDIATE (see write_turn).
-    write_turns: asyncio.Lock | None = None
+    # Write transactions wait here, on the event loop, before they begin (see write_turn).
+    write_turns: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(1))
 
 
 async def server_state(request: Request) -> ServerState:  # async: no worker thread for an attribute
@@ -45,13 +49,18 @@ State = Annotated[ServerState, Depends(server_state)]
 
 
 async def write_turn(state: State) -> AsyncIterator[None]:
-    """On SQLite, wait for the other writers of this server on the event loop (holding no worker
-    thread), so that BEGIN IMMEDIATE finds the database free. Left to SQLite, a waiting writer polls
-    the lock with sleeps of up to 100 ms (its busy handler): a burst of pushes from many devices
-    then waits in steps of 100 ms. The turn ends after the transaction commits. PostgreSQL: no-op."""
-    if state.write_turns is None:
-        yield
-        return
+    """Wait for a turn to write on the event loop, holding no worker thread; the turn ends after the
+    transaction commits.
+
+    SQLite: one writer at a time, so BEGIN IMMEDIATE finds the database free. Left to SQLite, a
+    waiting writer polls the lock with sleeps of up to 100 ms (its busy handler): a burst of pushes
+    from many devices then waits in steps of 100 ms.
+
+    PostgreSQL: a few writers at a time (WRITERS_AT_ONCE_POSTGRES). A write transaction spans
+    several trips to worker threads (the transaction, the caller, the route, the commit), and a
+    push waits in its thread for its clinic's lock (rows.lock_clinic). Without a limit, enough
+    pushes of one clinic fill every worker thread waiting for that lock while its holder waits for
+    a thread to commit: the server stops for good."""
     async with state.write_turns:
         yield
 

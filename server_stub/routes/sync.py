@@ -74,9 +74,6 @@ def pull(
 
 
 async def _mark_seen(state: ServerState, device_id: str, now: datetime) -> None:
-    if state.write_turns is None:
-        await run_in_threadpool(_record_seen, state, device_id, now)
-        return
     async with state.write_turns:  # a writer like any other (deps.write_turn)
         await run_in_threadpool(_record_seen, state, device_id, now)
 
