@@ -1011,6 +1011,7 @@ def bench_devices(
         "devices_first_errors": errors[:3],
         "devices_ops_answered": ops,
         "devices_ops_per_s": r1(ops / wall),
+        "devices_offered_ops_per_s": sizes.devices * sizes.ops_per_s,
         "devices_statuses": dict(statuses),
         "devices_refusals": dict(refusals.most_common(5)),
         "devices_late_pushes": len(late),
@@ -1057,7 +1058,7 @@ def run_one(db: str, sizes: Sizes, *, postgres_url: str, progress: Progress_) ->
 def server_db_version(server: Server) -> str:
     with server.engine.connect() as conn:
         if server.engine.dialect.name == "postgresql":
-            return str(conn.exec_driver_sql("SHOW server_version").scalar())
+            return "PostgreSQL " + str(conn.exec_driver_sql("SHOW server_version").scalar()).split()[0]
         return "SQLite " + str(conn.exec_driver_sql("SELECT sqlite_version()").scalar())
 
 
@@ -1138,7 +1139,8 @@ def table(result: dict[str, Any]) -> str:
         f" server {result['pull_server_cpu_s']} s",
         f"devices: {result['devices_requests']:,} requests, p50 {result['devices_push_p50_ms']} ms,"
         f" p90 {result['devices_push_p90_ms']} ms, max {result['devices_push_max_ms']} ms;"
-        f" {result['devices_ops_per_s']} ops/s answered {result['devices_statuses']}, errors"
+        f" {result['devices_ops_per_s']} of {result['devices_offered_ops_per_s']} ops/s answered"
+        f" {result['devices_statuses']}, errors"
         f" {result['devices_errors']}, late pushes {result['devices_late_pushes']}"
         f" (max {result['devices_max_late_ms']} ms); CPU server {result['devices_server_cpu_percent']}%,"
         f" devices {result['devices_client_cpu_percent']}%",
