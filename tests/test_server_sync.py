@@ -7,13 +7,17 @@ import json
 from datetime import date
 from typing import Any
 
+import pytest
 import requests
+from sqlalchemy import delete, insert
 
 from desktop.domain.roles import Role
 from desktop.services import booking, consultations, patients, prescriptions
 from desktop.services.common import KIOSK, Actor
 from desktop.store.local import LocalStore
-from desktop.store.models import Appointment
+from desktop.store.models import ENTITY_MODELS, Appointment
+from server_stub.models import ChangeLog
+from server_stub.pull import _layout
 from tests.fixtures.server import (  # noqa: F401
     ClinicOnServer,
     Enrolled,
@@ -251,6 +255,33 @@ def test_another_clinics_device_cannot_see_or_change_this_clinics_rows(
     seen_after, _ = pull_all(live_server, live_server.http(intruder.token))
     assert appointment_id not in {c["id"] for c in seen_after}
     assert {c["entity"] for c in seen_after} == {"clinic", "sync_conflict"}
+
+
+def test_a_feed_entry_naming_another_clinics_row_sends_nothing(
+    live_server: LiveServer, new_clinic: ClinicOnServer
+) -> None:
+    """The pull checks each row's clinic, not only the feed's: a wrong entry leaks nothing."""
+    other_clinic = live_server.create_clinic(name="Elsewhere")
+    _, cursor = pull_all(live_server, live_server.http(new_clinic.desk.token))
+    with live_server.engine.begin() as conn:  # the other clinic's row, announced in this clinic's feed
+        conn.execute(delete(ChangeLog).where(ChangeLog.entity_id == other_clinic))
+        conn.execute(
+            insert(ChangeLog).values(clinic_id=new_clinic.clinic_id, entity="clinic", entity_id=other_clinic)
+        )
+    changes, after = pull_all(live_server, live_server.http(new_clinic.desk.token), since=cursor)
+    assert changes == [] and after > cursor
+
+
+def test_pull_reads_rows_by_primary_key(live_server: LiveServer) -> None:
+    """Not through an index on clinic_id, which would read every row of the clinic for each page."""
+    if live_server.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's query plan")
+    for entity in ENTITY_MODELS:
+        query = _layout(entity, "desk").query.params(b_ids=["a", "b"])
+        sql = query.compile(dialect=live_server.engine.dialect, compile_kwargs={"literal_binds": True})
+        with live_server.engine.connect() as conn:
+            plan = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}").all()
+        assert len(plan) == 1 and "autoindex" in plan[0][-1] and "(id=?)" in plan[0][-1], (entity, plan)
 
 
 def test_gzip_request_and_response_bodies(live_server: LiveServer, new_clinic: ClinicOnServer) -> None:
