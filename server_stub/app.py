@@ -10,12 +10,14 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from fastapi import FastAPI
 from starlette.middleware.gzip import GZipMiddleware
 
 from desktop import __version__
 from desktop.domain.clock import HybridLogicalClock
+from desktop.store.checkpoint import WalCheckpointer
 from desktop.store.types import utcnow
 from desktop.sync.protocol import MAX_BODY_BYTES, PROTOCOL_HEADER, PROTOCOL_VERSION
 from server_stub import errors
@@ -55,6 +57,9 @@ def create_app(
         # SQLite: readers take no write lock (WAL); PostgreSQL: one pool serves both.
         sqlite = engine.dialect.name == "sqlite"
         read_engine = create_server_engine(database_url, read_only=True) if sqlite else engine
+        checkpointer = WalCheckpointer(Path(engine.url.database or "")) if sqlite else None
+        if checkpointer:
+            checkpointer.start()
         app.state.server = ServerState(
             database_url=database_url,
             engine=engine,
@@ -67,6 +72,8 @@ def create_app(
         try:
             yield
         finally:
+            if checkpointer:
+                checkpointer.stop()
             for each in {engine, read_engine}:
                 each.dispose()
 

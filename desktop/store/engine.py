@@ -14,6 +14,8 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from desktop.store.checkpoint import BACKSTOP_PAGES, WalCheckpointer
+
 BUSY_TIMEOUT_MS = 10_000
 
 
@@ -35,6 +37,8 @@ def sqlite_engine(path: Path, *, begin: str) -> Engine:
         # NORMAL in WAL mode survives any process crash; only a power cut can lose the last
         # commits. FULL costs an fsync per booking (see docs/store.md).
         cursor.execute("PRAGMA synchronous=NORMAL")
+        # Checkpoints are a WalCheckpointer's job; a commit does one only past the backstop.
+        cursor.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -46,27 +50,32 @@ def sqlite_engine(path: Path, *, begin: str) -> Engine:
 
 @dataclass
 class Database:
-    """The two engines over one SQLite file and their session factories."""
+    """The two engines over one SQLite file, their session factories and its checkpointer."""
 
     path: Path
     writer: Engine
     reader: Engine
     write_session: sessionmaker[Session]
     read_session: sessionmaker[Session]
+    checkpointer: WalCheckpointer
 
     @classmethod
     def open(cls, path: Path, *, session_class: type[Session] = Session) -> Database:
         path.parent.mkdir(parents=True, exist_ok=True)
         writer = sqlite_engine(path, begin="BEGIN IMMEDIATE")
         reader = sqlite_engine(path, begin="BEGIN")
+        checkpointer = WalCheckpointer(path)
+        checkpointer.start()
         return cls(
             path,
             writer,
             reader,
             sessionmaker(writer, class_=session_class, expire_on_commit=False),
             sessionmaker(reader, expire_on_commit=False),
+            checkpointer,
         )
 
     def dispose(self) -> None:
+        self.checkpointer.stop()
         self.writer.dispose()
         self.reader.dispose()
