@@ -263,3 +263,35 @@ def test_bookings_on_a_dst_day_block_the_right_slot() -> None:
     assert datetime(2026, 10, 25, 1, 0, tzinfo=UTC) not in {s.start for s in slots}
     # 01:00 UTC is the first 02:00 (still summer time); the second 02:00 (02:00 UTC) stays free.
     assert datetime(2026, 10, 25, 2, 0, tzinfo=UTC) in {s.start for s in slots}
+
+
+def test_bookings_on_every_day_of_a_range_block_their_own_slots() -> None:
+    week = schedule(*(hours(weekday=d, start=9, end=10) for d in range(5)))
+    booked = [
+        (at(MONDAY + timedelta(days=d), 9, 15), at(MONDAY + timedelta(days=d), 9, 30)) for d in range(5)
+    ]
+    intervals = sorted((ts(a), ts(b)) for a, b in booked)
+    calendar = ClinicCalendar(BERLIN)
+    found = free_slots(week, calendar, MONDAY, MONDAY + timedelta(days=4), intervals, now=LONG_AGO)
+    full = free_slots(
+        week, calendar, MONDAY, MONDAY + timedelta(days=4), intervals, now=LONG_AGO, include_full=True
+    )
+    assert len(found) == 5 * 3
+    assert not {a for a, _ in booked} & {s.start for s in found}
+    assert [s.taken for s in full] == [0, 1, 0, 0] * 5
+
+
+def test_a_slot_list_reads_like_a_list_of_slots() -> None:
+    found = slots_on(schedule(hours(start=9, end=10)), MONDAY, booked=[(at(MONDAY, 9), at(MONDAY, 9, 15))])
+    expected = [
+        Slot("doc", at(MONDAY, 9, minute), at(MONDAY, 9, minute) + timedelta(minutes=15), capacity=1, taken=0)
+        for minute in (15, 30, 45)
+    ]
+    assert found == expected and list(found) == expected
+    assert len(found) == 3 and found[0] == expected[0] and found[-1] == expected[-1]
+    assert found[1:] == expected[1:]
+    with pytest.raises(IndexError):
+        found[3]
+    assert found.at(at(MONDAY, 9, 30)) == expected[1]
+    assert found.at(at(MONDAY, 9)) is None  # booked: not offered
+    assert found.at(at(MONDAY, 9, 31)) is None  # not a slot start

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import and_, bindparam, exists, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -25,7 +25,7 @@ from desktop.domain.appointments import (
 from desktop.domain.errors import BookingConflict, InvalidInput
 from desktop.domain.ids import new_id, normalise_code
 from desktop.domain.roles import Role, require
-from desktop.domain.scheduling import Slot, day_bounds
+from desktop.domain.scheduling import Slot, SlotList, day_bounds
 from desktop.services import audit, reminders
 from desktop.services.availability import find_free_slots
 from desktop.services.common import (
@@ -82,47 +82,54 @@ def _slot_at(uow: UnitOfWork, doctor: Clinician, starts_at: datetime) -> Slot:
         clinician_ids=[doctor.id],
         now=uow.now(),
         include_full=True,
-    ).get(doctor.id, [])
-    for slot in slots:
-        if slot.start == starts_at:
-            if slot.free <= 0:
-                raise BookingConflict(
-                    f"{doctor.name} is fully booked at {local_time_text(clinic, starts_at)}."
-                    + _next_free_hint(clinic, slots, starts_at),
-                    field="starts_at",
-                    details={"next_free": _next_free_iso(slots, starts_at)},
-                )
-            return slot
+    ).get(doctor.id, SlotList(doctor.id))
+    slot = slots.at(starts_at)
+    if slot is not None and slot.free > 0:
+        return slot
+    problem = "is fully booked" if slot is not None else "has no bookable slot"
     raise BookingConflict(
-        f"{doctor.name} has no bookable slot at {local_time_text(clinic, starts_at)}."
+        f"{doctor.name} {problem} at {local_time_text(clinic, starts_at)}."
         + _next_free_hint(clinic, slots, starts_at),
         field="starts_at",
         details={"next_free": _next_free_iso(slots, starts_at)},
     )
 
 
-def _next_free_iso(slots: list[Slot], after: datetime) -> str | None:
+def _next_free_iso(slots: SlotList, after: datetime) -> str | None:
     nxt = next((s for s in slots if s.start > after and s.free > 0), None)
     return nxt.start.isoformat() if nxt else None
 
 
-def _next_free_hint(clinic: Clinic, slots: list[Slot], after: datetime) -> str:
+def _next_free_hint(clinic: Clinic, slots: SlotList, after: datetime) -> str:
     nxt = next((s for s in slots if s.start > after and s.free > 0), None)
     return f" Next free: {local_time_text(clinic, nxt.start)}." if nxt else ""
+
+
+# Booking's own queries, built once (see availability._RULES for why).
+_PATIENT_CLASH = (
+    select(Appointment)
+    .where(
+        Appointment.patient_id == bindparam("patient"),
+        Appointment.status.in_(_ACTIVE),
+        Appointment.deleted.is_(False),
+        Appointment.starts_at < bindparam("end"),
+        Appointment.ends_at > bindparam("start"),
+    )
+    .limit(1)
+)
+_SEATS_TAKEN = select(Appointment.seat).where(
+    Appointment.clinician_id == bindparam("doctor"),
+    Appointment.starts_at == bindparam("start"),
+    Appointment.status.in_(_ACTIVE),
+    Appointment.deleted.is_(False),
+    Appointment.seat.is_not(None),
+)
 
 
 def _check_patient_free(
     session: Session, patient: Patient, start: datetime, end: datetime, clinic: Clinic
 ) -> None:
-    clash = session.scalars(
-        select(Appointment).where(
-            Appointment.patient_id == patient.id,
-            Appointment.status.in_(_ACTIVE),
-            Appointment.deleted.is_(False),
-            Appointment.starts_at < end,
-            Appointment.ends_at > start,
-        )
-    ).first()
+    clash = session.scalars(_PATIENT_CLASH, {"patient": patient.id, "start": start, "end": end}).first()
     if clash is not None:
         raise BookingConflict(
             f"{patient.full_name} already has an appointment at "
@@ -132,25 +139,15 @@ def _check_patient_free(
 
 
 def _free_seat(session: Session, doctor_id: str, start: datetime, capacity: int) -> int:
-    taken = set(
-        session.scalars(
-            select(Appointment.seat).where(
-                Appointment.clinician_id == doctor_id,
-                Appointment.starts_at == start,
-                Appointment.status.in_(_ACTIVE),
-                Appointment.deleted.is_(False),
-                Appointment.seat.is_not(None),
-            )
-        )
-    )
+    taken = set(session.scalars(_SEATS_TAKEN, {"doctor": doctor_id, "start": start}))
     return next(seat for seat in range(1, capacity + len(taken) + 2) if seat not in taken)
 
 
-def _insert_claiming_seat(uow: UnitOfWork, appointment: Appointment, doctor: Clinician) -> None:
-    """Flush the new appointment in a savepoint; a lost race on the seat becomes BookingConflict."""
+def _flush_claiming_seat(uow: UnitOfWork, doctor: Clinician) -> None:
+    """Write the booking now: a seat another writer took first (the unique index) is a
+    BookingConflict. No savepoint: the error ends the unit of work, which rolls back whole."""
     try:
-        with uow.session.begin_nested():
-            uow.session.flush()
+        uow.session.flush()
     except IntegrityError:
         raise BookingConflict(
             f"Someone else just booked {doctor.name} at that time. Please pick another slot.",
@@ -220,7 +217,6 @@ def book(
         ),
         action="book",
     )
-    _insert_claiming_seat(uow, appointment, doctor)
     reminders.schedule(uow, appointment=appointment, patient=patient)
     audit.record(
         uow,
@@ -232,6 +228,7 @@ def book(
         patient_id=patient.id,
         detail=f"{appointment.code} with {doctor.name} at {local_time_text(clinic, start)}",
     )
+    _flush_claiming_seat(uow, doctor)
     return appointment
 
 
