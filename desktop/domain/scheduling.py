@@ -198,7 +198,7 @@ def free_slots(
     for window in sorted(schedule.hours, key=lambda w: w.start):
         windows_on.setdefault(window.weekday, []).append(window)
     breaks_on: dict[int, list[Break]] = {}
-    for b in schedule.breaks:
+    for b in sorted(schedule.breaks, key=lambda b: b.start):
         breaks_on.setdefault(b.weekday, []).append(b)
     for day in days(first_day, last_day):
         weekday = day.weekday()
@@ -241,10 +241,13 @@ def free_slots(
 def _taken_per_slot(
     intervals: Sequence[tuple[int, int]], window_start: int, window_end: int, step: int, length: int
 ) -> dict[int, int]:
-    """How many intervals overlap each slot start of one window: arithmetic per interval."""
+    """How many intervals (sorted by start) overlap each slot start of one window: arithmetic per
+    interval."""
     taken: dict[int, int] = {}
-    for a, b in intervals:
-        if a >= window_end or b <= window_start:
+    for a, b in intervals:  # sorted by start
+        if a >= window_end:
+            break
+        if b <= window_start:
             continue
         # slot k = [ws + k*step, ws + k*step + length) overlaps [a, b) iff
         # ws + k*step < b  and  ws + k*step + length > a
