@@ -22,7 +22,7 @@ from desktop.sync.protocol import (
 )
 from server_stub import access
 from server_stub.apply import PushContext, push
-from server_stub.deps import ReadConn, ReadingCaller, ServerState, State, WriteConn, WritingCaller
+from server_stub.deps import Bearer, ReadConn, ReadingCaller, ServerState, State
 from server_stub.errors import ApiError
 from server_stub.fastjson import FastJSONResponse
 from server_stub.pull import pull_page
@@ -34,25 +34,37 @@ SEEN_EVERY = timedelta(minutes=1)  # how fresh a device's `last_seen_at` is kept
 
 
 @router.post("/push", response_model=PushResponse, responses=ERRORS)
-def push_ops(body: PushRequest, caller: WritingCaller, conn: WriteConn, state: State) -> PushResponse:
+async def push_ops(body: PushRequest, state: State, credentials: Bearer) -> Response:
     """Apply the ops in order, each whole or not at all; answered after the transaction commits.
 
     Retries are harmless: an op seen before is answered from its stored result (`duplicate`)."""
-    if body.device_id != caller.device_id:
-        raise ApiError(
-            403, "This push names another device than the one the token belongs to.", field="device_id"
+    # The whole transaction (authenticate, apply, commit) in one trip to a worker thread, inside
+    # the writers' turn (deps.write_turn): every trip back to the event loop while holding the
+    # turn would keep all the other writers waiting for a busy loop too.
+    token = credentials.credentials if credentials else None
+    async with state.write_turns:
+        answer = await run_in_threadpool(_push_committed, state, token, body)
+    return Response(answer.model_dump_json(), media_type="application/json")
+
+
+def _push_committed(state: ServerState, token: str | None, body: PushRequest) -> PushResponse:
+    with state.engine.begin() as conn:
+        now = state.now()
+        caller = access.authenticate(conn, token, now=now)
+        if body.device_id != caller.device_id:
+            raise ApiError(
+                403, "This push names another device than the one the token belongs to.", field="device_id"
+            )
+        ctx = PushContext(
+            clinic_id=caller.clinic_id,
+            device_id=caller.device_id,
+            device_kind=caller.kind,
+            now=now,
+            clock=state.clock,
         )
-    now = state.now()
-    ctx = PushContext(
-        clinic_id=caller.clinic_id,
-        device_id=caller.device_id,
-        device_kind=caller.kind,
-        now=now,
-        clock=state.clock,
-    )
-    answer = push(conn, ctx, body)
-    if caller.last_seen_at is None or now - caller.last_seen_at > SEEN_EVERY:
-        access.mark_seen(conn, caller.device_id, now)
+        answer = push(conn, ctx, body)
+        if caller.last_seen_at is None or now - caller.last_seen_at > SEEN_EVERY:
+            access.mark_seen(conn, caller.device_id, now)
     return answer
 
 
