@@ -13,7 +13,7 @@ from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Select, bindparam, insert, inspect, select
+from sqlalchemy import Connection, Select, bindparam, insert, inspect, literal_column, select
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -458,7 +458,8 @@ _SEAT_HOLDERS = select(
     _appointments.c.id != bindparam("b_id"),
     _appointments.c.starts_at < bindparam("b_end"),
     _appointments.c.ends_at > bindparam("b_start"),
-    _appointments.c.status.in_(sorted(s.value for s in appt.ACTIVE_STATUSES)),
+    # Literal values, not a list of parameters: an IN of parameters is re-rendered at every call.
+    _appointments.c.status.in_([literal_column(f"'{s.value}'") for s in sorted(appt.ACTIVE_STATUSES)]),
     _appointments.c.deleted.is_(False),
     _appointments.c.seat.is_not(None),
 )

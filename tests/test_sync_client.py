@@ -249,6 +249,10 @@ def test_an_unreadable_answer_is_a_server_error(stub: tuple[str, Script]) -> Non
     with client(url) as c, pytest.raises(ServerError) as raised:
         c.pull(0)
     assert "unreadable" in raised.value.message
+    script.answers = [Answer(body={"results": [{"op_id": "x", "status": "lost"}], "server_time": "now"})]
+    with client(url) as c, pytest.raises(ServerError) as raised:
+        c.push(push_request(1))
+    assert "unreadable" in raised.value.message and raised.value.status == 200
 
 
 # -- against the real server ------------------------------------------------------------------

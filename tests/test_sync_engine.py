@@ -3,6 +3,8 @@ push then pull between devices, rebase, the cursor, foreign keys, seats, refused
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -360,6 +362,31 @@ def test_chunks_respect_the_op_and_byte_limits(server: LiveServer, desk: Device,
     desk.engine = SyncEngine(desk.store, desk.client, max_bytes=8 * 1024)  # 4 KiB of ops a push
     report = desk.sync()
     assert len(sizes) >= 2 and report.applied == sum(sizes) == 12
+
+
+def test_chunks_go_one_at_a_time_in_journal_order(desk: Device) -> None:
+    """The next chunk is read while the server applies one, but sent only once that one is answered."""
+    for n in range(5):
+        register(desk, f"Order {chr(65 + n)}ero", actor=RECEPTION)
+    order = [op.op_id for op in desk.journal() if op.status == "pending"]
+    sent: list[str] = []
+    in_flight = threading.Semaphore(1)
+    real_push = desk.client.push
+
+    def one_at_a_time(request: Any) -> Any:
+        assert in_flight.acquire(blocking=False), "two pushes at once"
+        try:
+            sent.extend(op.op_id for op in request.ops)
+            time.sleep(0.01)
+            return real_push(request)
+        finally:
+            in_flight.release()
+
+    desk.client.push = one_at_a_time  # type: ignore[method-assign]
+    desk.engine = SyncEngine(desk.store, desk.client, max_ops=3)
+    report = desk.sync()
+    assert report.pushed == len(order) and sent == order
+    assert {op.status for op in desk.journal()} == {"applied"}
 
 
 def test_cancel_between_chunks_keeps_what_was_done(desk: Device) -> None:

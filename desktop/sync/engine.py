@@ -23,7 +23,9 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select, update
 
@@ -31,7 +33,7 @@ from desktop.store.local import LocalStore
 from desktop.store.models import DeviceState, JournalOp, SyncConflict
 from desktop.sync.client import SyncClient
 from desktop.sync.errors import ServerError, SyncError
-from desktop.sync.outbox import Outbox
+from desktop.sync.outbox import Chunk, Outbox
 from desktop.sync.protocol import (
     CLOCK_SKEW_WARNING_MS,
     DEFAULT_PULL_LIMIT,
@@ -39,6 +41,7 @@ from desktop.sync.protocol import (
     MAX_OPS_PER_PUSH,
     PullResponse,
     PushRequest,
+    PushResponse,
 )
 from desktop.sync.pulled import CursorMoved, PageWriter, foreign_keys_off
 from desktop.sync.report import CancelCheck, Progress, ProgressCallback, SyncReport
@@ -48,6 +51,12 @@ log = logging.getLogger(__name__)
 SKEW_CHECK_EVERY = timedelta(minutes=10)  # when there is nothing to push, ask /health this often
 
 device_state = DeviceState.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class Pushed:
+    response: PushResponse
+    skew_ms: int  # the server's clock minus ours, measured on this request
 
 
 def clock_warning(skew_ms: int | None) -> str | None:
@@ -125,46 +134,73 @@ class SyncEngine:
     # -- push ---------------------------------------------------------------------------------
 
     def _push(self, report: SyncReport, notify: ProgressCallback, stop: CancelCheck) -> None:
+        """Chunks in order, one request at a time. The next chunk is read from the journal while the
+        server applies this one, and sent (marked `sent` first) once this one's answers are
+        recorded, unless the sync was cancelled meanwhile."""
         upto = self.outbox.last_seq()  # ops made during this sync wait for the next one
         total = self.outbox.unanswered(upto=upto)
+        if not total:
+            self._check_skew_quietly(report)
+            return
+        if stop():
+            report.cancelled = True
+            return
         device_id = self.store.device().device_id
-        after, done = 0, 0
-        while total:
-            if stop():
-                report.cancelled = True
-                return
-            chunk = self.outbox.next_chunk(
-                after=after, upto=upto, max_ops=self.max_ops, max_bytes=self.max_bytes
-            )
-            if not chunk:
-                break
-            after = chunk.last_seq or after
-            report.errors += chunk.refused
-            report.rejected += len(chunk.refused)
-            done += len(chunk.refused)
-            if chunk.ops:
-                self.outbox.mark_sent(chunk.ops)
-                sent_at = self.wall_clock()
-                response = self.client.push(PushRequest(device_id=device_id, ops=[o.op for o in chunk.ops]))
-                skew = _skew_ms(response.server_time, sent_at, self.wall_clock())
-                try:
-                    answers = self.outbox.record(chunk.ops, response.results, skew_ms=skew)
-                except KeyError as missing:
-                    raise ServerError(
-                        f"The server did not answer change {missing}; it will be sent again."
-                    ) from None
-                self._skew(report, skew)
-                report.pushed += len(chunk.ops)
-                report.applied += answers.applied
-                report.merged += answers.merged
-                report.conflicts += answers.conflicts
-                report.rejected += answers.rejected
-                report.duplicates += answers.duplicates
-                report.errors += answers.rejections or []
-                done += len(chunk.ops)
-            notify(Progress("push", done, total))
+        sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-push")
+        sending: Future[Pushed] | None = None
+        done = 0
+        try:
+            chunk = self._next_chunk(report, after=0, upto=upto)
+            while chunk is not None:
+                done += len(chunk.refused)
+                if chunk.ops:
+                    self.outbox.mark_sent(chunk.ops)
+                    request = PushRequest(device_id=device_id, ops=[o.op for o in chunk.ops])
+                    sending = sender.submit(self._send, request)
+                following = self._next_chunk(report, after=chunk.last_seq or 0, upto=upto)
+                if sending is not None:
+                    pushed, sending = sending.result(), None
+                    self._record(report, chunk, pushed)
+                    done += len(chunk.ops)
+                notify(Progress("push", done, total))
+                if following is not None and stop():
+                    report.cancelled = True
+                    return
+                chunk = following
+        finally:
+            _discard(sending)
+            sender.shutdown(wait=False)  # a stop never waits for an answer nobody will record
         if report.pushed == 0:
             self._check_skew_quietly(report)
+
+    def _next_chunk(self, report: SyncReport, *, after: int, upto: int) -> Chunk | None:
+        """The next chunk, None when every op up to `upto` was looked at; ops refused here count
+        as rejected."""
+        chunk = self.outbox.next_chunk(after=after, upto=upto, max_ops=self.max_ops, max_bytes=self.max_bytes)
+        if not chunk:
+            return None
+        report.errors += chunk.refused
+        report.rejected += len(chunk.refused)
+        return chunk
+
+    def _send(self, request: PushRequest) -> Pushed:
+        sent_at = self.wall_clock()
+        response = self.client.push(request)
+        return Pushed(response, _skew_ms(response.server_time, sent_at, self.wall_clock()))
+
+    def _record(self, report: SyncReport, chunk: Chunk, pushed: Pushed) -> None:
+        try:
+            answers = self.outbox.record(chunk.ops, pushed.response.results, skew_ms=pushed.skew_ms)
+        except KeyError as missing:
+            raise ServerError(f"The server did not answer change {missing}; it will be sent again.") from None
+        self._skew(report, pushed.skew_ms)
+        report.pushed += len(chunk.ops)
+        report.applied += answers.applied
+        report.merged += answers.merged
+        report.conflicts += answers.conflicts
+        report.rejected += answers.rejected
+        report.duplicates += answers.duplicates
+        report.errors += answers.rejections or []
 
     def _skew(self, report: SyncReport, skew: int) -> None:
         self._skew_checked = time.monotonic()
@@ -248,8 +284,8 @@ class SyncEngine:
         notify(Progress("done", report.pushed + report.pulled, report.pushed + report.pulled))
 
 
-def _discard(ahead: Future[PullResponse] | None) -> None:
-    """Let a page fetched ahead finish on its own and ignore it (its errors too)."""
+def _discard(ahead: Future[Any] | None) -> None:
+    """Let a request sent ahead finish on its own and ignore its answer (its errors too)."""
     if ahead is not None and not ahead.cancel():
         ahead.add_done_callback(lambda f: f.exception())
 
