@@ -118,12 +118,11 @@ def _apply_all(
     one_by_one: bool,
 ) -> PushResponse:
     writer = RowWriter(conn, clinic_id=ctx.clinic_id, clock=ctx.clock, now=ctx.now, deferred=True)
-    fresh: dict[str, list[str]] = {}
+    fresh: dict[type[Synced], list[str]] = {}
     for op in request.ops:
         if op.op_id not in seen:
-            fresh.setdefault(op.entity, []).append(op.entity_id)
-    for entity, row_ids in fresh.items():
-        writer.prefetch(ENTITY_MODELS[entity], row_ids)
+            fresh.setdefault(ENTITY_MODELS[op.entity], []).append(op.entity_id)
+    writer.prefetch(fresh)
     results: list[OpResult] = []
     answered: list[dict[str, Any]] = []  # stored in one statement at the end, in the same transaction
     for op in request.ops:
@@ -463,13 +462,25 @@ _SEAT_HOLDERS = select(
     _appointments.c.deleted.is_(False),
     _appointments.c.seat.is_not(None),
 )
-_CLINIC_ZONE = select(Clinic.__table__.c.timezone).where(Clinic.__table__.c.id == bindparam("b_clinic"))
-_HOURS = select(
-    _availability.c.weekday, _availability.c.start_time, _availability.c.end_time, _availability.c.capacity
-).where(
-    _availability.c.clinician_id == bindparam("b_clinician"),
-    _availability.c.kind == "hours",
-    _availability.c.deleted.is_(False),
+_clinics = Clinic.__table__
+# The clinic's zone with each of a doctor's weekly hours (one row of NULL hours if there are none).
+_ZONE_AND_HOURS = (
+    select(
+        _clinics.c.timezone,
+        _availability.c.weekday,
+        _availability.c.start_time,
+        _availability.c.end_time,
+        _availability.c.capacity,
+    )
+    .select_from(
+        _clinics.outerjoin(
+            _availability,
+            (_availability.c.clinician_id == bindparam("b_clinician"))
+            & (_availability.c.kind == "hours")
+            & _availability.c.deleted.is_(False),
+        )
+    )
+    .where(_clinics.c.id == bindparam("b_clinic"))
 )
 
 
@@ -533,16 +544,14 @@ def _place_appointment(writer: RowWriter, ctx: PushContext, row: dict[str, Any])
 def _slot_capacity(writer: RowWriter, row: dict[str, Any]) -> int:
     conn, clinic_id, doctor_id = writer.conn, row["clinic_id"], row["clinician_id"]
     # Read once per push, until the push itself changes the clinic or someone's hours.
-    zone = writer.cached(
-        ("zone", clinic_id), ("clinic",), lambda: conn.execute(_CLINIC_ZONE, {"b_clinic": clinic_id}).scalar()
-    )
-    if zone is None:
-        return 1
     rules = writer.cached(
-        ("hours", doctor_id),
-        ("availability",),
-        lambda: conn.execute(_HOURS, {"b_clinician": doctor_id}).all(),
+        ("hours", clinic_id, doctor_id),
+        ("clinic", "availability"),
+        lambda: conn.execute(_ZONE_AND_HOURS, {"b_clinic": clinic_id, "b_clinician": doctor_id}).all(),
     )
+    if not rules:  # no such clinic
+        return 1
+    zone = rules[0].timezone
     local = row["starts_at"].astimezone(ZoneInfo(zone))
     for rule in rules:
         if (

@@ -7,7 +7,7 @@ device must see gets exactly one new, strictly increasing seq in the clinic's ch
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from datetime import datetime
 from functools import cache
 from typing import Any, TypeVar, cast
@@ -153,19 +153,42 @@ class RowWriter:
             self._logged = []
             self._created = []
 
-    def prefetch(self, model: type[Synced], row_ids: Iterable[str]) -> None:
-        """Read these rows (or learn they do not exist) in a few statements; `get` answers from
-        what was read until this writer changes the row. Only for rows no one else can change
-        meanwhile: the clinic's own, whose writers are serialised (`lock_clinic`)."""
-        table = model.__table__  # type: ignore[attr-defined]
-        wanted = list(dict.fromkeys(row_ids))
-        found: dict[str, RowMapping] = {}
-        for start in range(0, len(wanted), PREFETCH_CHUNK):
-            chunk = wanted[start : start + PREFETCH_CHUNK]
-            for row in self.conn.execute(_select_by_ids(table), {ROW_IDS: chunk}).mappings():
-                found[row["id"]] = row
-        for row_id in wanted:
-            self._known[(model.__entity__, row_id)] = found.get(row_id)
+    def prefetch(self, wanted: Mapping[type[Synced], Iterable[str]]) -> None:
+        """Read these rows (or learn they do not exist) in a few statements: one finds which exist,
+        whatever their table (a push mostly creates rows), then those that do are read, a statement
+        per table. `get` answers from what was read until this writer changes the row. Only for rows
+        no one else can change meanwhile: the clinic's own, whose writers are serialised
+        (`lock_clinic`)."""
+        ids = {model: list(dict.fromkeys(row_ids)) for model, row_ids in wanted.items()}
+        existing = self._existing(ids)
+        for model, row_ids in ids.items():
+            table = model.__table__  # type: ignore[attr-defined]
+            there = [row_id for row_id in row_ids if (model.__entity__, row_id) in existing]
+            found: dict[str, RowMapping] = {}
+            for start in range(0, len(there), PREFETCH_CHUNK):
+                chunk = there[start : start + PREFETCH_CHUNK]
+                for row in self.conn.execute(_select_by_ids(table), {ROW_IDS: chunk}).mappings():
+                    found[row["id"]] = row
+            for row_id in row_ids:
+                self._known[(model.__entity__, row_id)] = found.get(row_id)
+
+    def _existing(self, ids: Mapping[type[Synced], list[str]]) -> set[tuple[str, str]]:
+        """(entity, id) of those rows that exist, in one plain statement (a push holds at most 1000
+        ids; SQLAlchemy would build a new statement for every mix of tables and counts)."""
+        mark = "?" if self.conn.dialect.paramstyle == "qmark" else "%s"
+        quote = self.conn.dialect.identifier_preparer.quote
+        parts: list[str] = []
+        params: list[str] = []
+        for model, row_ids in ids.items():
+            if row_ids:
+                table = quote(model.__tablename__)  # type: ignore[attr-defined]
+                marks = ", ".join(mark for _ in row_ids)
+                parts.append(f"SELECT '{model.__entity__}', id FROM {table} WHERE id IN ({marks})")
+                params += row_ids
+        if not parts:
+            return set()
+        found = self.conn.exec_driver_sql(" UNION ALL ".join(parts), tuple(params))
+        return {(entity, row_id) for entity, row_id in found}
 
     def get(self, model: type[Synced], row_id: str) -> RowMapping | None:
         key = (model.__entity__, row_id)
