@@ -35,7 +35,6 @@ import argparse
 import gc
 import json
 import os
-import platform
 import random
 import sqlite3
 import statistics
@@ -50,7 +49,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import sqlalchemy
+from machine import machine  # bench/machine.py: scripts run as `python bench/x.py`
 from sqlalchemy import func, insert, select
 
 from desktop.domain.roles import Role
@@ -540,31 +539,6 @@ def bench_agenda(store: LocalStore, cl: Clinic, sizes: Sizes, rng: random.Random
 
 
 # -- machine and output ----------------------------------------------------------------------------
-
-
-def machine() -> dict[str, Any]:
-    cpu = platform.processor() or platform.machine()
-    memory_gb: float | None = None
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                memory_gb = round(int(line.split()[1]) / 1024**2, 1)
-                break
-    except OSError:
-        pass
-    return {
-        "cpu": cpu,
-        "cpus": os.cpu_count(),
-        "memory_gb": memory_gb,
-        "os": platform.platform(),
-        "python": platform.python_version(),
-        "sqlite": sqlite3.sqlite_version,
-        "sqlalchemy": sqlalchemy.__version__,
-    }
 
 
 @contextmanager

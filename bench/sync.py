@@ -43,12 +43,10 @@ import argparse
 import json
 import multiprocessing as mp
 import os
-import platform
 import resource
 import secrets
 import shutil
 import socket
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -66,7 +64,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import requests
-import sqlalchemy
+from machine import machine  # bench/machine.py: scripts run as `python bench/x.py`
 from sqlalchemy import func, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -1067,31 +1065,6 @@ def _met(value: float, op: str, target: float) -> bool:
 
 
 # -- machine and output ----------------------------------------------------------------------------
-
-
-def machine() -> dict[str, Any]:
-    cpu = platform.processor() or platform.machine()
-    memory_gb: float | None = None
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                memory_gb = round(int(line.split()[1]) / 1024**2, 1)
-                break
-    except OSError:
-        pass
-    return {
-        "cpu": cpu,
-        "cpus": os.cpu_count(),
-        "memory_gb": memory_gb,
-        "os": platform.platform(),
-        "python": platform.python_version(),
-        "sqlite": sqlite3.sqlite_version,
-        "sqlalchemy": sqlalchemy.__version__,
-    }
 
 
 def counts(sizes: Sizes) -> dict[str, Any]:
