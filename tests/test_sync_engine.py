@@ -3,6 +3,7 @@ push then pull between devices, rebase, the cursor, foreign keys, seats, refused
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from desktop.services import booking, patients
 from desktop.services.common import Actor
 from desktop.store.models import ENTITY_MODELS, Availability, JournalOp
 from desktop.sync.engine import SyncEngine
+from desktop.sync.errors import Offline
 from desktop.sync.report import Progress
 from tests.fixtures.server import (  # noqa: F401  (fixtures, used through `server` and `template`)
     LiveServer,
@@ -432,3 +434,143 @@ def test_pulled_clock_stamps_move_the_device_clock_forward(desk: Device, make_de
     with desk.store.reading() as session:
         last = session.scalars(select(JournalOp).order_by(JournalOp.seq.desc())).first()
     assert last is not None and last.hlc > ahead  # ordered after what it has seen
+
+
+class WatchedPulls:
+    """Wraps a device client's `pull`: which cursors were asked for, on which thread, how many at once."""
+
+    def __init__(self, device: Device, fail_on: Callable[[int], None] | None = None):
+        self.real = device.client.pull
+        self.fail_on = fail_on or (lambda _n: None)
+        self.asked: list[tuple[int, str]] = []
+        self.answered: list[int] = []  # the `next` of every page that came back
+        self.in_flight = 0
+        self.most_at_once = 0
+        self.lock = threading.Lock()
+        device.client.pull = self  # type: ignore[method-assign]
+
+    def __call__(self, since: int, limit: int) -> Any:
+        with self.lock:
+            self.asked.append((since, threading.current_thread().name))
+            self.in_flight += 1
+            self.most_at_once = max(self.most_at_once, self.in_flight)
+            n = len(self.asked)
+        try:
+            self.fail_on(n)
+            page = self.real(since, limit)
+            with self.lock:
+                self.answered.append(page.next)
+            return page
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+
+def pull_helpers() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("sync-pull")]
+
+
+@pytest.fixture
+def feed(server: LiveServer, desk: Device, clinic_id: str) -> int:
+    """45 patients on the server; the size of the clinic's changes feed."""
+    for n in range(45):
+        register(desk, f"Feed {chr(65 + n % 26)}{chr(97 + n // 26)}son", actor=RECEPTION)
+    desk.sync()
+    return server.counts(clinic_id)["change_log"]
+
+
+def test_the_next_page_is_fetched_ahead_and_pages_are_applied_in_order(
+    server: LiveServer, make_device: MakeDevice, feed: int
+) -> None:
+    fresh = make_device("desk", "fresh", page_size=10)
+    pulls = WatchedPulls(fresh)
+    cursors: list[int] = []
+
+    def cursor_after_each_page(progress: Progress) -> None:
+        if progress.stage == "pull":
+            cursors.append(fresh.state().pull_cursor)  # committed with the page
+
+    report = fresh.sync(progress=cursor_after_each_page)
+    assert report.pulled == feed and report.pages == len(pulls.asked) >= 5
+    asked = [since for since, _ in pulls.asked]
+    assert asked == [0, *cursors[:-1]] and cursors == sorted(cursors)  # each page from the last's `next`
+    assert all(name.startswith("sync-pull") for _, name in pulls.asked[1:])  # fetched ahead
+    assert pulls.most_at_once == 1  # the client is never used by two threads at once
+    assert not pull_helpers()
+    assert_converged(server, fresh, (*SHARED, "audit_event"))
+
+
+def test_a_page_that_fails_to_apply_keeps_the_last_cursor_and_the_page_fetched_ahead_is_not_applied(
+    server: LiveServer, make_device: MakeDevice, feed: int
+) -> None:
+    fresh = make_device("desk", "fresh", page_size=10)
+    pulls = WatchedPulls(fresh)
+    real_apply = fresh.engine._apply
+    applied: list[int] = []
+
+    def apply_fails_on_the_second_page(page: Any, since: int) -> int:
+        if applied:
+            deadline = time.monotonic() + 10
+            while len(pulls.answered) < 3 and time.monotonic() < deadline:
+                time.sleep(0.005)  # the third page has arrived, fetched ahead
+            raise Crash
+        applied.append(page.next)
+        return real_apply(page, since)
+
+    fresh.engine._apply = apply_fails_on_the_second_page  # type: ignore[method-assign]
+    with pytest.raises(Crash):
+        fresh.engine.sync_once()
+    assert len(pulls.asked) == 3 and len(pulls.answered) == 3  # page 3 was fetched...
+    assert fresh.state().pull_cursor == applied[0]  # ...but only page 1 was applied
+    assert sum(len(local_rows(fresh.store, e)) for e in ENTITY_MODELS) == 10
+    assert not pull_helpers() and pulls.in_flight == 0
+
+    fresh.reopen(page_size=10)
+    rest = fresh.sync()
+    assert 10 + rest.pulled == feed  # resumed after page 1: nothing skipped, nothing twice
+    assert_converged(server, fresh, (*SHARED, "audit_event"))
+
+
+def test_a_cancel_throws_the_page_fetched_ahead_away(
+    server: LiveServer, make_device: MakeDevice, feed: int
+) -> None:
+    fresh = make_device("desk", "fresh", page_size=10)
+    pulls = WatchedPulls(fresh)
+    pages: list[Progress] = []
+    report = fresh.sync(progress=pages.append, cancel=lambda: len(pages) >= 2)
+    assert report.cancelled and report.stage == "pull" and report.pages == 2 and report.pulled == 20
+    assert len(pulls.asked) == 3 and fresh.state().pull_cursor == pulls.answered[1]
+    assert sum(len(local_rows(fresh.store, e)) for e in ENTITY_MODELS) == 20
+    assert not pull_helpers() and pulls.in_flight == 0
+    assert fresh.sync().pulled == feed - 20
+    assert_converged(server, fresh, (*SHARED, "audit_event"))
+
+
+def test_a_network_failure_while_fetching_ahead_is_reported_as_when_the_page_is_asked_for(
+    server: LiveServer, make_device: MakeDevice, feed: int
+) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}"  # nothing listens here once closed
+    fresh = make_device("desk", "fresh", page_size=10)
+    up = fresh.client.base_url
+
+    def cable_pulled_before_the_second_page(n: int) -> None:
+        if n == 2:
+            fresh.client.base_url = dead
+
+    pulls = WatchedPulls(fresh, fail_on=cable_pulled_before_the_second_page)
+    report = fresh.sync(allow_error=True)
+    assert pulls.asked[1][1].startswith("sync-pull")  # the failed request was the one fetched ahead
+    assert isinstance(report.error, Offline) and report.stage == "pull"
+    assert report.errors == [report.error.message] and dead in report.error.message
+    assert report.pages == 1 and report.pulled == 10 and not report.cancelled
+    assert fresh.state().pull_cursor == pulls.answered[0]
+    assert not pull_helpers()
+    with pytest.raises(Offline) as asked_directly:  # what asking for that page at once would say
+        fresh.client.pull(pulls.answered[0], 10)
+    assert asked_directly.value.message == report.error.message
+
+    fresh.client.base_url = up
+    assert fresh.sync().pulled == feed - 10
+    assert_converged(server, fresh, (*SHARED, "audit_event"))

@@ -82,7 +82,10 @@ def make_retry(
 
 
 class SyncClient:
-    """Blocking client for one server. Thread-confined: give each thread its own."""
+    """Blocking client for one server. Not for concurrent use (a `requests.Session` is not
+    thread-safe): one thread at a time. The pull stage hands it to its helper thread for the page it
+    fetches ahead and takes it back only once that request has ended; otherwise give each thread
+    its own."""
 
     def __init__(
         self,

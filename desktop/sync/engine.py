@@ -222,9 +222,15 @@ class SyncEngine:
     # -- pull ---------------------------------------------------------------------------------
 
     def _pull(self, report: SyncReport, notify: ProgressCallback, stop: CancelCheck) -> None:
-        """Pages in order, each applied with its cursor; the next page is fetched while this one is
-        written (the server and the local database work at the same time), and thrown away if
-        this one fails or the sync is cancelled."""
+        """Pages in order, each applied with its cursor. The next page is asked for on a helper thread
+        while this one is written, so the server and the local database work at the same time.
+
+        At most one page is fetched ahead, and the client makes one request at a time: the helper's
+        request is always finished (its page taken or thrown away) before this thread uses the
+        client again, so the `requests.Session` is only ever used by one thread at a time. A page
+        fetched ahead is thrown away unapplied if this one fails, the stored cursor moved, or the
+        sync is cancelled; its error (offline, 401, 5xx...) is raised only where its page is
+        needed, as if it had been asked for then. The helper thread never outlives the stage."""
         cursor = self._cursor()
         fetcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-pull")
         ahead: Future[PullResponse] | None = None
@@ -233,8 +239,11 @@ class SyncEngine:
                 if stop():
                     report.cancelled = True
                     return
-                page = ahead.result() if ahead is not None else self.client.pull(cursor, self.page_size)
-                ahead = None
+                if ahead is None:
+                    page = self.client.pull(cursor, self.page_size)
+                else:
+                    page = ahead.result()  # a failed request raises here, where its page is needed
+                    ahead = None
                 if page.more and page.next <= cursor:
                     raise ServerError("The server's list of changes did not move forward; try again later.")
                 if page.more:
@@ -244,7 +253,7 @@ class SyncEngine:
                         report.rebased += self._apply(page, cursor)
                     except CursorMoved as moved:  # another sync of this data dir got there first
                         cursor = int(moved.args[0])
-                        _discard(ahead)
+                        _drop(ahead)  # asked from the wrong place; and the client is needed again
                         ahead = None
                         continue
                 report.pulled += len(page.changes)
@@ -254,8 +263,8 @@ class SyncEngine:
                 if not page.more:
                     return
         finally:
-            _discard(ahead)
-            fetcher.shutdown(wait=False)  # a stop never waits for a page nobody will write
+            _drop(ahead)  # never applied: a request in flight is waited for, its answer ignored
+            fetcher.shutdown(wait=True)
 
     def _apply(self, page: PullResponse, since: int) -> int:
         with foreign_keys_off(self.store.db.writer) as conn, conn.begin():
@@ -288,6 +297,13 @@ def _discard(ahead: Future[Any] | None) -> None:
     """Let a request sent ahead finish on its own and ignore its answer (its errors too)."""
     if ahead is not None and not ahead.cancel():
         ahead.add_done_callback(lambda f: f.exception())
+
+
+def _drop(ahead: Future[Any] | None) -> None:
+    """Throw away a page fetched ahead: not started, it never will be; in flight, wait for it to end
+    (the client is then free for this thread) and ignore its answer and its error."""
+    if ahead is not None and not ahead.cancel():
+        ahead.exception()
 
 
 def _skew_ms(server_time: datetime, sent_at: datetime, received_at: datetime) -> int:
