@@ -391,6 +391,41 @@ def test_chunks_go_one_at_a_time_in_journal_order(desk: Device) -> None:
     assert {op.status for op in desk.journal()} == {"applied"}
 
 
+def test_a_local_error_mid_push_waits_for_the_push_in_flight_and_the_next_sync_sends_again(
+    desk: Device,
+) -> None:
+    for n in range(6):
+        register(desk, f"Again {chr(65 + n)}ero", actor=RECEPTION)
+    real_push, real_next = desk.client.push, desk.engine.outbox.next_chunk
+    pushes_ended: list[int] = []
+
+    def slow_push(request: Any) -> Any:
+        time.sleep(0.2)  # still in flight when the next chunk fails to read
+        answer = real_push(request)
+        pushes_ended.append(len(request.ops))
+        return answer
+
+    calls: list[int] = []
+
+    def second_chunk_fails(*args: Any, **kwargs: Any) -> Any:
+        if calls and not pushes_ended:
+            raise Crash
+        calls.append(1)
+        return real_next(*args, **kwargs)
+
+    desk.client.push = slow_push  # type: ignore[method-assign]
+    desk.engine = SyncEngine(desk.store, desk.client, max_ops=4)
+    desk.engine.outbox.next_chunk = second_chunk_fails  # type: ignore[method-assign]
+    with pytest.raises(Crash):
+        desk.engine.sync_once()
+    assert pushes_ended == [4]  # waited for, not left running behind the error
+    assert not [t for t in threading.enumerate() if t.name.startswith("sync-push")]
+    desk.client.push = real_push  # type: ignore[method-assign]
+    desk.engine.outbox.next_chunk = real_next  # type: ignore[method-assign]
+    desk.sync()
+    assert {op.status for op in desk.journal()} == {"applied"}  # the first chunk's answers too
+
+
 def test_cancel_between_chunks_keeps_what_was_done(desk: Device) -> None:
     for n in range(6):
         register(desk, f"Cancel {chr(65 + n)}ero", actor=RECEPTION)

@@ -168,8 +168,11 @@ class SyncEngine:
                     return
                 chunk = following
         finally:
-            _discard(sending)
-            sender.shutdown(wait=False)  # a stop never waits for an answer nobody will record
+            # Only after a local error is a push still in flight here: its ops stay `sent` and go
+            # again next time (the server answers a repeated op from its log). Waited for, as a
+            # page fetched ahead is, so the client is never used by two threads at once.
+            _drop(sending)
+            sender.shutdown(wait=True)
         if report.pushed == 0:
             self._check_skew_quietly(report)
 
@@ -293,15 +296,10 @@ class SyncEngine:
         notify(Progress("done", report.pushed + report.pulled, report.pushed + report.pulled))
 
 
-def _discard(ahead: Future[Any] | None) -> None:
-    """Let a request sent ahead finish on its own and ignore its answer (its errors too)."""
-    if ahead is not None and not ahead.cancel():
-        ahead.add_done_callback(lambda f: f.exception())
-
-
 def _drop(ahead: Future[Any] | None) -> None:
-    """Throw away a page fetched ahead: not started, it never will be; in flight, wait for it to end
-    (the client is then free for this thread) and ignore its answer and its error."""
+    """Throw away a request made ahead (a push, a page): not started, it never will be; in flight,
+    wait for it to end (the client is then free for this thread) and ignore its answer and its
+    error."""
     if ahead is not None and not ahead.cancel():
         ahead.exception()
 
