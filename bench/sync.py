@@ -33,8 +33,8 @@ devices are real device stores (`LocalStore`, a SQLite file each) with the real 
   push is late sends the next at once. The devices run as threads in several child processes,
   so the client side is not the bottleneck (its CPU use is reported).
 
-Figures are wall-clock times from `time.perf_counter`. --quick: 2,000 ops pushed, 20,000
-changes pulled, 10 devices for 10 s, SQLite only.
+Figures are wall-clock times from `time.perf_counter`. --quick: 1,000 ops pushed, 10,000
+changes pulled, 10 devices for 8 s, SQLite only.
 """
 
 from __future__ import annotations
@@ -1126,7 +1126,7 @@ def table(result: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument(
-        "--quick", action="store_true", help="smaller sizes (2,000 ops, 20,000 changes, 10 devices for 10 s)"
+        "--quick", action="store_true", help="smaller sizes (1,000 ops, 10,000 changes, 10 devices for 8 s)"
     )
     parser.add_argument("--json", action="store_true", help="print only one JSON object on stdout")
     parser.add_argument(
