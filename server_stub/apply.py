@@ -40,6 +40,7 @@ from desktop.store.models import (
     Synced,
 )
 from desktop.sync.protocol import Op, OpResult, PushRequest, PushResponse
+from server_stub.db import one_of
 from server_stub.models import AppliedOp
 from server_stub.rows import RowWriter
 
@@ -76,9 +77,9 @@ class PushContext:
     clock: HybridLogicalClock
 
 
-_ANSWERED = select(AppliedOp.op_id, AppliedOp.result).where(
-    AppliedOp.op_id.in_(bindparam("b_ids", expanding=True))
-)
+@cache
+def _answered(dialect: str) -> Select[Any]:
+    return select(AppliedOp.op_id, AppliedOp.result).where(one_of(AppliedOp.op_id, "b_ids", dialect))
 
 
 class _OneByOne(Exception):
@@ -94,7 +95,7 @@ def push(conn: Connection, ctx: PushContext, request: PushRequest) -> PushRespon
     from the same state, so the answers are the same as if every op had had its own savepoint."""
     ids = [op.op_id for op in request.ops]
     seen: dict[str, dict[str, Any]] = {
-        op_id: result for op_id, result in conn.execute(_ANSWERED, {"b_ids": ids})
+        op_id: result for op_id, result in conn.execute(_answered(conn.dialect.name), {"b_ids": ids})
     }
     # Plain SAVEPOINT statements here and for each op: `begin_nested()` compiles its clause anew
     # every time. No op opens a savepoint of its own.

@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Select, Table, bindparam, select
 
 from desktop.store.codec import data_fields, encode
 from desktop.store.models import ENTITY_MODELS
+from server_stub.db import one_of
 from server_stub.models import ChangeLog
 
 # What a device kind never receives (SYNC.md: a kiosk gets no chat, prescriptions or histories).
@@ -46,7 +47,7 @@ class _Layout:
 
 
 @cache
-def _layout(entity: str, kind: str) -> _Layout:
+def _layout(entity: str, kind: str, dialect: str) -> _Layout:
     model = ENTITY_MODELS[entity]
     table: Table = model.__table__  # type: ignore[attr-defined]
     fields = data_fields(model)
@@ -65,7 +66,7 @@ def _layout(entity: str, kind: str) -> _Layout:
     # starts with clinic_id and reads every row of the clinic for each page. The clinic is checked
     # on each row instead (pull_page).
     query = select(table.c.id, table.c.version, table.c.hlc, table.c.deleted, own, *sent).where(
-        table.c.id.in_(bindparam("b_ids", expanding=True))
+        one_of(table.c.id, "b_ids", dialect)
     )
     return _Layout(query, tuple(plain), tuple(encoded))
 
@@ -81,8 +82,9 @@ def pull_page(conn: Connection, *, clinic_id: str, kind: str, since: int, limit:
         if entity not in hidden:
             wanted[entity].append(entity_id)
     rows: dict[tuple[str, str], Any] = {}
+    dialect = conn.dialect.name
     for entity, ids in wanted.items():
-        for row in conn.execute(_layout(entity, kind).query, {"b_ids": ids}).all():
+        for row in conn.execute(_layout(entity, kind, dialect).query, {"b_ids": ids}).all():
             # The feed is the clinic's; this is a second lock on the same door.
             if row[OWNER_AT] == clinic_id:
                 rows[(entity, row[0])] = row
@@ -91,7 +93,7 @@ def pull_page(conn: Connection, *, clinic_id: str, kind: str, since: int, limit:
         row = rows.get((entity, entity_id))
         if row is None:
             continue
-        layout = _layout(entity, kind)
+        layout = _layout(entity, kind, dialect)
         data = {key: row[at] for key, at in layout.plain}
         for key, at in layout.encoded:
             data[key] = encode(row[at])

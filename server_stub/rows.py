@@ -30,6 +30,7 @@ from sqlalchemy.engine import RowMapping
 from desktop.domain.clock import HybridLogicalClock
 from desktop.domain.ids import new_id
 from desktop.store.models import SyncConflict, Synced
+from server_stub.db import one_of
 from server_stub.models import ChangeLog, ClinicLock, RowChange
 
 # The statements of the hot path, built once and executed with parameters: building a statement
@@ -46,8 +47,8 @@ def _select_by_id(table: Table) -> Select[Any]:
 
 
 @cache
-def _select_by_ids(table: Table) -> Select[Any]:
-    return select(table).where(table.c.id.in_(bindparam(ROW_IDS, expanding=True)))
+def _select_by_ids(table: Table, dialect: str) -> Select[Any]:
+    return select(table).where(one_of(table.c.id, ROW_IDS, dialect))
 
 
 @cache
@@ -165,9 +166,10 @@ class RowWriter:
             table = model.__table__  # type: ignore[attr-defined]
             there = [row_id for row_id in row_ids if (model.__entity__, row_id) in existing]
             found: dict[str, RowMapping] = {}
+            query = _select_by_ids(table, self.conn.dialect.name)
             for start in range(0, len(there), PREFETCH_CHUNK):
                 chunk = there[start : start + PREFETCH_CHUNK]
-                for row in self.conn.execute(_select_by_ids(table), {ROW_IDS: chunk}).mappings():
+                for row in self.conn.execute(query, {ROW_IDS: chunk}).mappings():
                     found[row["id"]] = row
             for row_id in row_ids:
                 self._known[(model.__entity__, row_id)] = found.get(row_id)

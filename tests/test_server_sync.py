@@ -277,7 +277,7 @@ def test_pull_reads_rows_by_primary_key(live_server: LiveServer) -> None:
     if live_server.engine.dialect.name != "sqlite":
         pytest.skip("SQLite's query plan")
     for entity in ENTITY_MODELS:
-        query = _layout(entity, "desk").query.params(b_ids=["a", "b"])
+        query = _layout(entity, "desk", "sqlite").query.params(b_ids=["a", "b"])
         sql = query.compile(dialect=live_server.engine.dialect, compile_kwargs={"literal_binds": True})
         with live_server.engine.connect() as conn:
             plan = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}").all()
