@@ -38,7 +38,6 @@ import os
 import random
 import sqlite3
 import statistics
-import sys
 import tempfile
 import time as clock
 from collections.abc import Callable, Iterator
@@ -49,7 +48,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from machine import machine  # bench/machine.py: scripts run as `python bench/x.py`
+from common import ProgressLog, machine, percentile  # bench/common.py: scripts run as `python bench/x.py`
 from sqlalchemy import func, insert, select
 
 from desktop.domain.roles import Role
@@ -135,15 +134,6 @@ class Timings:
         return Timings(self.wall[n:], self.cpu[n:], self.gc[n:])
 
 
-def percentile(values: list[float], pct: float) -> float:
-    """Linear interpolation between closest ranks (numpy's default)."""
-    ordered = sorted(values)
-    rank = (len(ordered) - 1) * pct / 100
-    low = int(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
-
-
 def r3(value: float) -> float:
     return round(value, 3)
 
@@ -153,16 +143,6 @@ def load_avg() -> float | None:
         return round(os.getloadavg()[0], 2)
     except (AttributeError, OSError):  # not on Windows
         return None
-
-
-class Progress:
-    def __init__(self, enabled: bool):
-        self.enabled = enabled
-        self.start = clock.perf_counter()
-
-    def __call__(self, message: str) -> None:
-        if self.enabled:
-            print(f"[{clock.perf_counter() - self.start:6.1f} s] {message}", file=sys.stderr, flush=True)
 
 
 # -- set-up through the services -----------------------------------------------------------------
@@ -553,7 +533,7 @@ def temp_store(keep: Path | None) -> Iterator[LocalStore]:
             store.close()
 
 
-def run(sizes: Sizes, *, quick: bool, progress: Progress, keep: Path | None) -> dict[str, Any]:
+def run(sizes: Sizes, *, quick: bool, progress: ProgressLog, keep: Path | None) -> dict[str, Any]:
     rng = random.Random(20260601)
     started = clock.perf_counter()
     load_start = load_avg()
@@ -657,7 +637,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
-    result = run(sizes, quick=args.quick, progress=Progress(not args.json), keep=args.keep)
+    result = run(sizes, quick=args.quick, progress=ProgressLog(not args.json), keep=args.keep)
     print(json.dumps(result) if args.json else table(result))
     return 0
 

@@ -64,7 +64,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import requests
-from machine import machine  # bench/machine.py: scripts run as `python bench/x.py`
+from common import ProgressLog, machine, percentile  # bench/common.py: scripts run as `python bench/x.py`
 from sqlalchemy import func, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -159,33 +159,12 @@ QUICK = Sizes(
 # -- measuring -----------------------------------------------------------------------------------
 
 
-def percentile(values: list[float], pct: float) -> float:
-    """Linear interpolation between closest ranks (numpy's default)."""
-    ordered = sorted(values)
-    if len(ordered) == 1:
-        return ordered[0]
-    rank = (len(ordered) - 1) * pct / 100
-    low = int(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
-
-
 def r1(value: float) -> float:
     return round(value, 1)
 
 
 def r3(value: float) -> float:
     return round(value, 3)
-
-
-class Progress_:
-    def __init__(self, enabled: bool):
-        self.enabled = enabled
-        self.start = clock.perf_counter()
-
-    def __call__(self, message: str) -> None:
-        if self.enabled:
-            print(f"[{clock.perf_counter() - self.start:6.1f} s] {message}", file=sys.stderr, flush=True)
 
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -557,7 +536,7 @@ def book_retrying(store: LocalStore, actor: Actor, patient_id: str, slot: Slot, 
 
 
 def bench_push(
-    server: Server, sizes: Sizes, tmp: Path, template: Path, progress: Progress_
+    server: Server, sizes: Sizes, tmp: Path, template: Path, progress: ProgressLog
 ) -> dict[str, Any]:
     spec = create_clinic(server, "Push Clinic", DOCTORS)
     (code,) = enrolment_codes(server, spec.clinic_id, "desk", 1)
@@ -772,7 +751,7 @@ def run_pull_child(server: Server, code: str, folder: Path, template: Path, *, t
 
 
 def bench_pull(
-    server: Server, sizes: Sizes, clinic_id: str, tmp: Path, template: Path, progress: Progress_
+    server: Server, sizes: Sizes, clinic_id: str, tmp: Path, template: Path, progress: ProgressLog
 ) -> dict[str, Any]:
     from desktop.store.models import Clinician
 
@@ -922,7 +901,7 @@ def push_on_schedule(
 
 
 def bench_devices(
-    server: Server, sizes: Sizes, tmp: Path, template: Path, progress: Progress_
+    server: Server, sizes: Sizes, tmp: Path, template: Path, progress: ProgressLog
 ) -> dict[str, Any]:
     clinics = -(-sizes.devices // DEVICES_PER_CLINIC)
     jobs: list[DeviceJob] = []
@@ -1024,7 +1003,7 @@ def bench_devices(
 # -- one database --------------------------------------------------------------------------------
 
 
-def run_one(db: str, sizes: Sizes, *, postgres_url: str, progress: Progress_) -> dict[str, Any]:
+def run_one(db: str, sizes: Sizes, *, postgres_url: str, progress: ProgressLog) -> dict[str, Any]:
     started = clock.perf_counter()
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="clinicdesk-sync-bench-") as name:
@@ -1150,7 +1129,7 @@ def main(argv: list[str] | None = None) -> int:
         sizes = replace(sizes, batch_ops=args.device_batch)
     db: str = args.db or ("sqlite" if args.quick else "both")
     dbs = ["sqlite", "postgres"] if db == "both" else [db]
-    progress = Progress_(not args.json)
+    progress = ProgressLog(not args.json)
     context = {
         "mode": "quick" if args.quick else "full",
         "counts": counts(sizes),
