@@ -12,8 +12,9 @@ from desktop.domain.roles import Role
 from desktop.domain.scheduling import Slot
 from desktop.services import availability, booking
 from desktop.services import clinic as clinic_service
-from desktop.services.common import SYSTEM, current_clinic
+from desktop.services.common import SYSTEM
 from desktop.store.local import LocalStore
+from desktop.store.models import Clinic
 from tests.conftest import PatientFactory
 from tests.support import BERLIN, MONDAY, NEW_YORK, ClinicSetup, Clock, local
 
@@ -75,7 +76,7 @@ def test_minimum_notice_hides_slots_starting_too_soon(
     store: LocalStore, clinic: ClinicSetup, clock: Clock
 ) -> None:
     with store.unit_of_work() as uow:
-        current_clinic(uow.session).min_notice_minutes = 120
+        uow.session.get_one(Clinic, clinic.clinic_id).min_notice_minutes = 120
     clock.set(local(MONDAY, 8, 10))
     assert wall(slots(store, clinic.doctor_a))[0] == "10:15"
     clock.set(local(MONDAY, 11))

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
+from desktop.domain.errors import BookingConflict, InvalidInput
+from desktop.domain.ids import new_id
+from desktop.services import booking
+from desktop.services.common import SYSTEM
 from desktop.store.codec import data_fields, encode
 from desktop.store.local import LocalStore
-from desktop.store.models import Clinician, Patient
+from desktop.store.models import Availability, Clinic, Clinician, Patient, Synced
 from desktop.sync.engine import SyncEngine
 from desktop.sync.errors import ServerError
 from desktop.sync.protocol import Change, PullResponse
-from tests.support import ClinicSetup
+from tests.support import MONDAY, ClinicSetup, local
 
 HLC = "1772438400000-0000-01939a6f-0000-7000-8000-0000000000ff"
 
@@ -37,12 +43,16 @@ def change(seq: int, entity: str, row_id: str, data: dict[str, Any], version: in
     return Change(seq=seq, entity=entity, id=row_id, version=version, hlc=HLC, deleted=False, data=data)
 
 
-def patient_data(store: LocalStore, patient_id: str, **changes: Any) -> dict[str, Any]:
+def row_data(store: LocalStore, model: type[Synced], row_id: str, **changes: Any) -> dict[str, Any]:
     with store.reading() as session:
-        row = session.get(Patient, patient_id)
+        row = session.get(model, row_id)
         assert row is not None
-        data = {k: encode(getattr(row, k)) for k in data_fields(Patient)}
+        data = {k: encode(getattr(row, k)) for k in data_fields(model)}
     return {**data, **changes}
+
+
+def patient_data(store: LocalStore, patient_id: str, **changes: Any) -> dict[str, Any]:
+    return row_data(store, Patient, patient_id, **changes)
 
 
 def settle(store: LocalStore) -> None:
@@ -130,3 +140,89 @@ def test_the_cursor_follows_next(store: LocalStore, settled: ClinicSetup, pages:
     client = Pages(*[PullResponse(changes=[], next=n + 1, more=n + 1 < pages) for n in range(pages)])
     report = engine(store, client).sync_once()
     assert report.pages == pages and store.device().pull_cursor == pages
+
+
+# -- pulled reference data reaches the next booking (the store caches it: desktop/store/reference.py)
+
+SATURDAY = MONDAY + timedelta(days=5)
+
+
+def monday_hours(store: LocalStore, doctor: str) -> str:
+    with store.reading() as session:
+        return session.scalars(
+            select(Availability.id).where(
+                Availability.clinician_id == doctor, Availability.kind == "hours", Availability.weekday == 0
+            )
+        ).one()
+
+
+def _hours_tombstoned(store: LocalStore, clinic: ClinicSetup) -> Change:
+    rule = monday_hours(store, clinic.doctor_a)
+    data = row_data(store, Availability, rule)
+    return Change(seq=1, entity="availability", id=rule, version=2, hlc=HLC, deleted=True, data=data)
+
+
+def _leave(store: LocalStore, clinic: ClinicSetup) -> Change:
+    monday = MONDAY.isoformat()
+    blank = {"weekday": None, "start_time": None, "end_time": None}
+    data = row_data(store, Availability, monday_hours(store, clinic.doctor_a), kind="leave", **blank)
+    return change(1, "availability", new_id(), {**data, "valid_from": monday, "valid_to": monday})
+
+
+def _holiday(store: LocalStore, clinic: ClinicSetup) -> Change:
+    data = row_data(store, Clinic, clinic.clinic_id, holidays=[MONDAY.isoformat()])
+    return change(1, "clinic", clinic.clinic_id, data, 2)
+
+
+def _doctor_inactive(store: LocalStore, clinic: ClinicSetup) -> Change:
+    return change(
+        1, "clinician", clinic.doctor_a, row_data(store, Clinician, clinic.doctor_a, active=False), 2
+    )
+
+
+PULLED: dict[str, Callable[[LocalStore, ClinicSetup], Change]] = {
+    "hours tombstoned": _hours_tombstoned,
+    "leave": _leave,
+    "holiday": _holiday,
+    "doctor inactive": _doctor_inactive,
+}
+
+
+def book_at(store: LocalStore, patient_id: str, doctor: str, at: datetime) -> None:
+    with store.unit_of_work() as uow:
+        booking.book(uow, actor=SYSTEM, patient_id=patient_id, clinician_id=doctor, starts_at=at)
+
+
+def booked_and_pushed(store: LocalStore, make_patient: Any, doctor: str) -> None:
+    """A booking (which leaves the clinic, the doctor and the rules cached), already pushed."""
+    book_at(store, make_patient().id, doctor, local(MONDAY, 9))
+    with store.db.writer.begin() as conn:
+        conn.exec_driver_sql("UPDATE sync_journal SET status = 'applied'")
+
+
+@pytest.mark.parametrize("pulled", PULLED.values(), ids=PULLED.keys())
+def test_pulled_reference_changes_apply_to_the_next_booking(
+    store: LocalStore,
+    settled: ClinicSetup,
+    make_patient: Any,
+    pulled: Callable[[LocalStore, ClinicSetup], Change],
+) -> None:
+    clinic = settled
+    booked_and_pushed(store, make_patient, clinic.doctor_a)
+    page = PullResponse(changes=[pulled(store, clinic)], next=1, more=False)
+    assert engine(store, Pages(page)).sync_once().error is None
+    with pytest.raises((BookingConflict, InvalidInput)):
+        book_at(store, make_patient().id, clinic.doctor_a, local(MONDAY, 10))
+
+
+def test_pulled_hours_open_slots_at_once(store: LocalStore, settled: ClinicSetup, make_patient: Any) -> None:
+    clinic = settled
+    patient = make_patient().id
+    booked_and_pushed(store, make_patient, clinic.doctor_a)
+    saturday_ten = local(SATURDAY, 10)
+    with pytest.raises(BookingConflict, match="no bookable slot"):
+        book_at(store, patient, clinic.doctor_a, saturday_ten)
+    data = row_data(store, Availability, monday_hours(store, clinic.doctor_a), weekday=5)
+    page = PullResponse(changes=[change(1, "availability", new_id(), data)], next=1, more=False)
+    assert engine(store, Pages(page)).sync_once().error is None
+    book_at(store, patient, clinic.doctor_a, saturday_ten)

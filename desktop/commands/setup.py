@@ -8,8 +8,9 @@ import string
 from desktop.commands import Context, Subcommands, add_command
 from desktop.domain.errors import InvalidInput, NotFound
 from desktop.services import clinic as clinic_service
-from desktop.services.common import SYSTEM, current_clinic
+from desktop.services.common import SYSTEM, ClinicInfo, current_clinic
 from desktop.settings import DeviceKind
+from desktop.store.models import Clinic
 
 DEFAULT_TIMEZONE = "Asia/Kolkata"
 DEFAULT_REGION = "IN"
@@ -60,6 +61,7 @@ def run_init(ctx: Context, args: argparse.Namespace) -> int:
         if device:
             store.update_device(**device)
         with store.unit_of_work() as uow:
+            clinic: ClinicInfo | Clinic
             try:
                 clinic = current_clinic(uow.session)
                 created = False

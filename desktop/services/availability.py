@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from types import MappingProxyType
 from typing import NamedTuple, Protocol
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
@@ -24,8 +27,9 @@ from desktop.domain.scheduling import (
     free_slots,
     validate_window,
 )
-from desktop.services.common import Actor, clinic_zone, current_clinic, get
+from desktop.services.common import Actor, ClinicInfo, current_clinic, get
 from desktop.store.models import Appointment, Availability, Clinic, Clinician
+from desktop.store.reference import cached
 from desktop.store.types import epoch_seconds
 from desktop.store.uow import UnitOfWork
 
@@ -200,7 +204,6 @@ class RuleRow(NamedTuple):
 # of a result row costs ~0.5 µs, of a named tuple a tenth of that).
 _r = Availability.__table__.c
 _RULES = select(*(_r[name] for name in RuleRow._fields)).where(_r.deleted.is_(False))
-_RULES_OF = _RULES.where(_r.clinician_id.in_(bindparam("ids", expanding=True)))
 # Thousands of rows for a month of a clinic, so: epoch seconds computed by the database, no
 # datetime per value; table columns, so the rows skip the ORM's loading; and (doctor, start)
 # order, which the (clinician_id, starts_at) index gives without a sort.
@@ -247,12 +250,25 @@ def build_schedules(rules: Iterable[Rule]) -> dict[str, DoctorSchedule]:
     return {cid: DoctorSchedule(cid, tuple(hours[cid]), tuple(breaks[cid]), tuple(leave[cid])) for cid in ids}
 
 
-def calendar_of(clinic: Clinic) -> ClinicCalendar:
+def calendar_of(clinic: Clinic | ClinicInfo) -> ClinicCalendar:
     return ClinicCalendar(
-        clinic_zone(clinic),
+        ZoneInfo(clinic.timezone),
         frozenset(date.fromisoformat(d) for d in clinic.holidays or ()),
         timedelta(minutes=clinic.min_notice_minutes),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Calendars:
+    """The clinic's calendar and every doctor's schedule: what free slots are computed from."""
+
+    clinic: ClinicCalendar
+    doctors: Mapping[str, DoctorSchedule]
+
+
+def _load_calendars(session: Session) -> Calendars:
+    schedules = build_schedules([RuleRow._make(row) for row in session.execute(_RULES)])
+    return Calendars(calendar_of(current_clinic(session)), MappingProxyType(schedules))
 
 
 def booked_intervals(
@@ -284,14 +300,13 @@ def find_free_slots(
     include_full: bool = False,
 ) -> dict[str, SlotList]:
     """Free slots per doctor between two local days (inclusive), in the clinic's zone."""
-    clinic = current_clinic(session)
-    calendar = calendar_of(clinic)
-    rows = (
-        session.execute(_RULES)
+    calendars = cached(session, _load_calendars)
+    calendar = calendars.clinic
+    schedules = (
+        calendars.doctors
         if clinician_ids is None
-        else session.execute(_RULES_OF, {"ids": clinician_ids})
+        else {cid: calendars.doctors[cid] for cid in clinician_ids if cid in calendars.doctors}
     )
-    schedules = build_schedules([RuleRow._make(row) for row in rows])
     if not schedules:
         return {}
     start = datetime.fromtimestamp(day_bounds(first_day, calendar.tz)[0]).astimezone()

@@ -30,14 +30,17 @@ from desktop.services import audit, reminders
 from desktop.services.availability import find_free_slots
 from desktop.services.common import (
     Actor,
+    ClinicianInfo,
+    ClinicInfo,
     clinic_zone,
+    clinician,
     current_clinic,
     get,
     local_day,
     local_time_text,
     unused_code,
 )
-from desktop.store.models import Appointment, Clinic, Clinician, Patient, WaitlistEntry
+from desktop.store.models import Appointment, Patient, WaitlistEntry
 from desktop.store.uow import UnitOfWork
 
 _ACTIVE = [s.value for s in ACTIVE_STATUSES]
@@ -58,8 +61,8 @@ _TRANSITION_PERMISSION = {
 }
 
 
-def _doctor(session: Session, clinician_id: str) -> Clinician:
-    doctor = get(session, Clinician, clinician_id)
+def _doctor(session: Session, clinician_id: str) -> ClinicianInfo:
+    doctor = clinician(session, clinician_id)
     if doctor.role != Role.DOCTOR or not doctor.active:
         raise InvalidInput(f"{doctor.name} does not take appointments.", field="clinician_id")
     return doctor
@@ -72,7 +75,7 @@ def _patient(session: Session, patient_id: str) -> Patient:
     return patient
 
 
-def _slot_at(uow: UnitOfWork, doctor: Clinician, starts_at: datetime) -> Slot:
+def _slot_at(uow: UnitOfWork, doctor: ClinicianInfo, starts_at: datetime) -> Slot:
     clinic = current_clinic(uow.session)
     day = local_day(clinic, starts_at)
     slots = find_free_slots(
@@ -100,7 +103,7 @@ def _next_free_iso(slots: SlotList, after: datetime) -> str | None:
     return nxt.start.isoformat() if nxt else None
 
 
-def _next_free_hint(clinic: Clinic, slots: SlotList, after: datetime) -> str:
+def _next_free_hint(clinic: ClinicInfo, slots: SlotList, after: datetime) -> str:
     nxt = next((s for s in slots if s.start > after and s.free > 0), None)
     return f" Next free: {local_time_text(clinic, nxt.start)}." if nxt else ""
 
@@ -127,7 +130,7 @@ _SEATS_TAKEN = select(Appointment.seat).where(
 
 
 def _check_patient_free(
-    session: Session, patient: Patient, start: datetime, end: datetime, clinic: Clinic
+    session: Session, patient: Patient, start: datetime, end: datetime, clinic: ClinicInfo
 ) -> None:
     clash = session.scalars(_PATIENT_CLASH, {"patient": patient.id, "start": start, "end": end}).first()
     if clash is not None:
@@ -143,7 +146,7 @@ def _free_seat(session: Session, doctor_id: str, start: datetime, capacity: int)
     return next(seat for seat in range(1, capacity + len(taken) + 2) if seat not in taken)
 
 
-def _flush_claiming_seat(uow: UnitOfWork, doctor: Clinician) -> None:
+def _flush_claiming_seat(uow: UnitOfWork, doctor: ClinicianInfo) -> None:
     """Write the booking now: a seat another writer took first (the unique index) is a
     BookingConflict. No savepoint: the error ends the unit of work, which rolls back whole."""
     try:

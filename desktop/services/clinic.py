@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from desktop.domain.errors import InvalidInput
 from desktop.domain.roles import Role, require
-from desktop.services.common import Actor, current_clinic
+from desktop.services.common import Actor, current_clinic, get
 from desktop.store.models import Clinic, Clinician, DeviceState
 from desktop.store.uow import UnitOfWork
 
@@ -98,7 +98,7 @@ def create_clinic(
 
 def set_holidays(uow: UnitOfWork, *, actor: Actor, holidays: list[date]) -> Clinic:
     require(actor.role, "clinic.setup")
-    clinic = current_clinic(uow.session)
+    clinic = get(uow.session, Clinic, current_clinic(uow.session).id)
     clinic.holidays = sorted({d.isoformat() for d in holidays})
     return clinic
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
+from types import MappingProxyType
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
@@ -14,7 +16,8 @@ from sqlalchemy.orm import Session
 from desktop.domain.errors import NotFound
 from desktop.domain.ids import human_code
 from desktop.domain.roles import Role
-from desktop.store.models import Clinic, DeviceState, Synced
+from desktop.store.models import Clinic, Clinician, DeviceState, Synced
+from desktop.store.reference import cached
 
 M = TypeVar("M", bound=Synced)
 
@@ -48,9 +51,13 @@ def get(session: Session, model: type[M], row_id: str | None) -> M:
     """The live (not tombstoned) row, or NotFound naming what was looked for."""
     row = session.get(model, row_id) if row_id else None
     if row is None or row.deleted:
-        what = _NAMES.get(model.__entity__, model.__entity__)
-        raise NotFound(f"No such {what}.", field=f"{model.__entity__}_id")
+        raise _not_found(model)
     return row
+
+
+def _not_found(model: type[Synced]) -> NotFound:
+    what = _NAMES.get(model.__entity__, model.__entity__)
+    return NotFound(f"No such {what}.", field=f"{model.__entity__}_id")
 
 
 def unused_code(session: Session, model: type[M], prefix: str) -> str:
@@ -73,43 +80,98 @@ def _code_taken(model: type[Synced]) -> Select[tuple[str]]:
     return select(column).where(column == bindparam("code")).limit(1)
 
 
-# Built once: a statement used again skips SQLAlchemy's construction and cache-key work (~130 µs
-# of a small query here). Every unit of work needs the clinic, most of them several times.
-_DEVICE_AND_CLINIC = (
-    select(DeviceState, Clinic)
-    .outerjoin(Clinic, Clinic.id == DeviceState.clinic_id)
-    .where(DeviceState.id == 1)
+# Reference data, read through the store's cache (desktop/store/reference.py): plain values, read
+# again only after one of their rows changed.
+
+
+@dataclass(frozen=True, slots=True)
+class ClinicInfo:
+    """The device's clinic: its settings as services read them."""
+
+    id: str
+    name: str
+    timezone: str
+    region: str
+    min_notice_minutes: int
+    holidays: tuple[str, ...]  # ISO dates
+
+
+@dataclass(frozen=True, slots=True)
+class ClinicianInfo:
+    """A staff member (never their password hash)."""
+
+    id: str
+    clinic_id: str
+    name: str
+    role: str
+    room: str
+    active: bool
+
+
+_CLINIC_COLUMNS = (
+    Clinic.id,
+    Clinic.name,
+    Clinic.timezone,
+    Clinic.region,
+    Clinic.min_notice_minutes,
+    Clinic.holidays,
 )
-_ANY_CLINIC = select(Clinic).where(Clinic.deleted.is_(False)).limit(1)
-_CLINIC_KEY = "clinic"  # session.info; sessions here last one transaction
+_DEVICE_CLINIC = (
+    select(*_CLINIC_COLUMNS).join(DeviceState, DeviceState.clinic_id == Clinic.id).where(DeviceState.id == 1)
+)
+_ANY_CLINIC = select(*_CLINIC_COLUMNS).where(Clinic.deleted.is_(False)).limit(1)
+_LETTER = select(DeviceState.letter).where(DeviceState.id == 1)
+_STAFF = select(
+    Clinician.id, Clinician.clinic_id, Clinician.name, Clinician.role, Clinician.room, Clinician.active
+).where(Clinician.deleted.is_(False))
 
 
-def current_clinic(session: Session) -> Clinic:
-    """The clinic this device belongs to (the only one, on a device); read once per session."""
-    clinic: Clinic | None = session.info.get(_CLINIC_KEY)
-    if clinic is not None:
-        return clinic
-    row = session.execute(_DEVICE_AND_CLINIC).first()
-    state, clinic = row if row is not None else (None, None)
-    # The identity map holds rows weakly: kept here, `session.get(DeviceState, 1)` costs no SELECT.
-    session.info["device_state"] = state
-    if clinic is None:
-        clinic = session.scalars(_ANY_CLINIC).first()
+def _load_clinic(session: Session) -> ClinicInfo | None:
+    row = session.execute(_DEVICE_CLINIC).first() or session.execute(_ANY_CLINIC).first()
+    if row is None:
+        return None
+    clinic_id, name, timezone, region, min_notice, holidays = row
+    return ClinicInfo(clinic_id, name, timezone, region, min_notice, tuple(holidays or ()))
+
+
+def current_clinic(session: Session) -> ClinicInfo:
+    """The clinic this device belongs to (the only one, on a device)."""
+    clinic = cached(session, _load_clinic)
     if clinic is None:
         raise NotFound("This device is not set up for a clinic yet. Run `clinic init`.")
-    session.info[_CLINIC_KEY] = clinic
     return clinic
 
 
-def clinic_zone(clinic: Clinic) -> ZoneInfo:
+def _load_letter(session: Session) -> str:
+    return session.scalar(_LETTER) or "A"
+
+
+def device_letter(session: Session) -> str:
+    """This device's letter, the first character of the queue tokens it issues."""
+    return cached(session, _load_letter)
+
+
+def _load_staff(session: Session) -> Mapping[str, ClinicianInfo]:
+    return MappingProxyType({row.id: ClinicianInfo(*row) for row in session.execute(_STAFF)})
+
+
+def clinician(session: Session, clinician_id: str | None) -> ClinicianInfo:
+    """A live (not tombstoned) staff member, or NotFound as `get` gives it."""
+    found = cached(session, _load_staff).get(clinician_id) if clinician_id else None
+    if found is None:
+        raise _not_found(Clinician)
+    return found
+
+
+def clinic_zone(clinic: ClinicInfo) -> ZoneInfo:
     return ZoneInfo(clinic.timezone)
 
 
-def local_day(clinic: Clinic, at: datetime) -> date:
+def local_day(clinic: ClinicInfo, at: datetime) -> date:
     return at.astimezone(clinic_zone(clinic)).date()
 
 
-def local_time_text(clinic: Clinic, at: datetime) -> str:
+def local_time_text(clinic: ClinicInfo, at: datetime) -> str:
     """How staff read a time: `Mon 3 Mar 10:30` in the clinic's zone."""
     local = at.astimezone(clinic_zone(clinic))
     return f"{local:%a} {local.day} {local:%b %H:%M}"

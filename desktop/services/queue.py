@@ -26,8 +26,8 @@ from desktop.domain.queue import (
 )
 from desktop.domain.roles import require
 from desktop.services import audit, booking
-from desktop.services.common import Actor, current_clinic, get, local_day
-from desktop.store.models import Appointment, Clinician, DeviceState, Patient, QueueToken
+from desktop.services.common import Actor, clinician, current_clinic, device_letter, get, local_day
+from desktop.store.models import Appointment, Clinician, Patient, QueueToken
 from desktop.store.uow import UnitOfWork
 
 RECENT_VISITS = 10
@@ -48,12 +48,11 @@ def issue_token(
     require(actor.role, "queue.issue")
     session = uow.session
     clinic = current_clinic(session)
-    state = session.get(DeviceState, 1)
-    letter = state.letter if state else "A"
+    letter = device_letter(session)
     today = local_day(clinic, uow.now())
     patient = get(session, Patient, patient_id) if patient_id else None
     if clinician_id:
-        get(session, Clinician, clinician_id)
+        clinician(session, clinician_id)
     if patient is not None:
         already = session.scalars(
             select(QueueToken).where(
@@ -222,7 +221,7 @@ def call(
     session = uow.session
     token = get(session, QueueToken, token_id)
     doctor_id = token.clinician_id or clinician_id
-    room = room or token.room or (get(session, Clinician, doctor_id).room if doctor_id else "")
+    room = room or token.room or (clinician(session, doctor_id).room if doctor_id else "")
     token.called_at = uow.now()
     token.called_by = actor.user_id
     token.clinician_id = doctor_id

@@ -15,6 +15,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from desktop.store.checkpoint import BACKSTOP_PAGES, WalCheckpointer
+from desktop.store.reference import ReferenceCache
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -50,7 +51,9 @@ def sqlite_engine(path: Path, *, begin: str) -> Engine:
 
 @dataclass
 class Database:
-    """The two engines over one SQLite file, their session factories and its checkpointer."""
+    """The two engines over one SQLite file, their session factories and its checkpointer.
+
+    The sessions of both factories share one cache of the file's reference data."""
 
     path: Path
     writer: Engine
@@ -66,12 +69,13 @@ class Database:
         reader = sqlite_engine(path, begin="BEGIN")
         checkpointer = WalCheckpointer(path)
         checkpointer.start()
+        info = ReferenceCache().session_info()
         return cls(
             path,
             writer,
             reader,
-            sessionmaker(writer, class_=session_class, expire_on_commit=False),
-            sessionmaker(reader, expire_on_commit=False),
+            sessionmaker(writer, class_=session_class, expire_on_commit=False, info=info),
+            sessionmaker(reader, expire_on_commit=False, info=info),
             checkpointer,
         )
 
