@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from desktop.domain.appointments import AppointmentStatus, Urgency
@@ -31,6 +31,25 @@ from desktop.store.models import Appointment, Clinician, Patient, QueueToken
 from desktop.store.uow import UnitOfWork
 
 RECENT_VISITS = 10
+
+# issue_token's queries, built once (see availability._RULES for why). Clinic and day first: the
+# (clinic_id, day, status) index, not a scan of every token.
+_QUEUED_AS = (
+    select(QueueToken.code)
+    .where(
+        QueueToken.clinic_id == bindparam("clinic"),
+        QueueToken.day == bindparam("day"),
+        QueueToken.patient_id == bindparam("patient"),
+        QueueToken.status.in_((TokenStatus.WAITING.value, TokenStatus.CALLED.value)),
+        QueueToken.deleted.is_(False),
+    )
+    .limit(1)
+)
+_LAST_NUMBER = select(func.max(QueueToken.number)).where(
+    QueueToken.clinic_id == bindparam("clinic"),
+    QueueToken.day == bindparam("day"),
+    QueueToken.letter == bindparam("letter"),
+)
 
 
 def issue_token(
@@ -54,28 +73,12 @@ def issue_token(
     if clinician_id:
         clinician(session, clinician_id)
     if patient is not None:
-        already = session.scalars(
-            select(QueueToken).where(
-                # clinic and day first: the (clinic_id, day, status) index, not a scan of every token
-                QueueToken.clinic_id == clinic.id,
-                QueueToken.patient_id == patient.id,
-                QueueToken.day == today,
-                QueueToken.status.in_((TokenStatus.WAITING.value, TokenStatus.CALLED.value)),
-                QueueToken.deleted.is_(False),
-            )
-        ).first()
-        if already is not None:
+        queued_as = session.scalar(_QUEUED_AS, {"clinic": clinic.id, "patient": patient.id, "day": today})
+        if queued_as is not None:
             raise InvalidInput(
-                f"{patient.full_name} is already in the queue as {already.code}.", field="patient_id"
+                f"{patient.full_name} is already in the queue as {queued_as}.", field="patient_id"
             )
-    number = 1 + (
-        session.scalar(
-            select(func.max(QueueToken.number)).where(
-                QueueToken.clinic_id == clinic.id, QueueToken.day == today, QueueToken.letter == letter
-            )
-        )
-        or 0
-    )
+    number = 1 + (session.scalar(_LAST_NUMBER, {"clinic": clinic.id, "day": today, "letter": letter}) or 0)
     token = uow.add(
         QueueToken(
             clinic_id=clinic.id,
