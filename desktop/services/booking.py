@@ -32,15 +32,17 @@ from desktop.services.common import (
     Actor,
     ClinicianInfo,
     ClinicInfo,
+    PatientBrief,
     clinic_zone,
     clinician,
     current_clinic,
     get,
     local_day,
     local_time_text,
+    patient_brief,
     unused_code,
 )
-from desktop.store.models import Appointment, Patient, WaitlistEntry
+from desktop.store.models import Appointment, WaitlistEntry
 from desktop.store.uow import UnitOfWork
 
 _ACTIVE = [s.value for s in ACTIVE_STATUSES]
@@ -68,10 +70,10 @@ def _doctor(session: Session, clinician_id: str) -> ClinicianInfo:
     return doctor
 
 
-def _patient(session: Session, patient_id: str) -> Patient:
-    patient = get(session, Patient, patient_id)
+def _patient(session: Session, patient_id: str) -> PatientBrief:
+    patient = patient_brief(session, patient_id)
     if patient.merged_into:
-        return get(session, Patient, patient.merged_into)
+        return patient_brief(session, patient.merged_into)
     return patient
 
 
@@ -130,7 +132,7 @@ _SEATS_TAKEN = select(Appointment.seat).where(
 
 
 def _check_patient_free(
-    session: Session, patient: Patient, start: datetime, end: datetime, clinic: ClinicInfo
+    session: Session, patient: PatientBrief, start: datetime, end: datetime, clinic: ClinicInfo
 ) -> None:
     clash = session.scalars(_PATIENT_CLASH, {"patient": patient.id, "start": start, "end": end}).first()
     if clash is not None:

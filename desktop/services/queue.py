@@ -26,8 +26,16 @@ from desktop.domain.queue import (
 )
 from desktop.domain.roles import require
 from desktop.services import audit, booking
-from desktop.services.common import Actor, clinician, current_clinic, device_letter, get, local_day
-from desktop.store.models import Appointment, Clinician, Patient, QueueToken
+from desktop.services.common import (
+    Actor,
+    clinician,
+    current_clinic,
+    device_letter,
+    get,
+    local_day,
+    patient_brief,
+)
+from desktop.store.models import Appointment, Clinician, QueueToken
 from desktop.store.uow import UnitOfWork
 
 RECENT_VISITS = 10
@@ -69,7 +77,7 @@ def issue_token(
     clinic = current_clinic(session)
     letter = device_letter(session)
     today = local_day(clinic, uow.now())
-    patient = get(session, Patient, patient_id) if patient_id else None
+    patient = patient_brief(session, patient_id) if patient_id else None
     if clinician_id:
         clinician(session, clinician_id)
     if patient is not None:

@@ -7,13 +7,14 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from desktop.store.models import Appointment, Patient, Reminder
+from desktop.services.common import PatientBrief
+from desktop.store.models import Appointment, Reminder
 from desktop.store.uow import UnitOfWork
 
 LEAD_TIME = timedelta(hours=24)
 
 
-def schedule(uow: UnitOfWork, *, appointment: Appointment, patient: Patient) -> Reminder | None:
+def schedule(uow: UnitOfWork, *, appointment: Appointment, patient: PatientBrief) -> Reminder | None:
     channel = "sms" if patient.phone else "email" if patient.email else None
     due = appointment.starts_at - LEAD_TIME
     if channel is None or due <= uow.now():
