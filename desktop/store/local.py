@@ -17,7 +17,7 @@ from desktop.domain.ids import new_id
 from desktop.store.engine import Database
 from desktop.store.migrate import upgrade
 from desktop.store.models import DeviceState, JournalOp
-from desktop.store.uow import JournalingSession, UnitOfWork
+from desktop.store.uow import Journaled, JournalingSession, UnitOfWork
 
 DB_NAME = "clinicdesk.db"
 
@@ -31,7 +31,7 @@ class LocalStore:
         upgrade(self.path)
         self.db = Database.open(self.path, session_class=JournalingSession)
         self.now: Callable[[], datetime] = now or (lambda: datetime.now(UTC))
-        self._listeners: list[Callable[[list[JournalOp]], None]] = []
+        self._listeners: list[Callable[[list[Journaled]], None]] = []
         self._lock = threading.Lock()
         with self.db.write_session.begin() as session:
             state = session.get(DeviceState, 1)
@@ -71,12 +71,12 @@ class LocalStore:
                 setattr(state, key, value)
             return state
 
-    def on_commit(self, listener: Callable[[list[JournalOp]], None]) -> None:
+    def on_commit(self, listener: Callable[[list[Journaled]], None]) -> None:
         """Called after every unit of work that journaled something (e.g. to wake the sync worker)."""
         with self._lock:
             self._listeners.append(listener)
 
-    def _committed(self, ops: list[JournalOp]) -> None:
+    def _committed(self, ops: list[Journaled]) -> None:
         for listener in list(self._listeners):
             listener(ops)
 

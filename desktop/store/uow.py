@@ -1,10 +1,13 @@
 """The unit of work: one transaction per user action, with its sync journal ops inside it.
 
-Journaling is done by the session itself, just before each flush: every new, changed or
-tombstoned synced row gets a `sync_journal` op (create: all fields; update: only the changed
-ones) stamped with the device's hybrid logical clock. A service cannot forget to journal, and
-the op commits or rolls back with the change. Services may label an op with a domain action
-(`book`, `check_in`, `call_token`...) through `UnitOfWork.label`.
+Journaling is done by the session itself, in each flush: every new, changed or tombstoned
+synced row gets a `sync_journal` op (create: all fields; update: only the changed ones) stamped
+with the device's hybrid logical clock. A service cannot forget to journal, and the op commits or
+rolls back with the change. Services may label an op with a domain action (`book`, `check_in`,
+`call_token`...) through `UnitOfWork.label`.
+
+The ops are rows, not ORM objects: made before the flush, written at its end with one
+executemany (about a tenth of a booking's cost, as objects of the unit of work).
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
@@ -27,6 +30,15 @@ if TYPE_CHECKING:
 M = TypeVar("M", bound=Synced)
 
 JOURNAL_KEY = "journal"  # session.info: a Journal, or absent when applying pulled changes
+_INSERT_OP = JournalOp.__table__.insert()  # type: ignore[attr-defined]
+
+
+class Journaled(NamedTuple):
+    """A journal op a unit of work wrote, as `on_commit` listeners hear of it."""
+
+    entity: str
+    entity_id: str
+    action: str
 
 
 class Journal:
@@ -35,7 +47,8 @@ class Journal:
     def __init__(self, clock: HybridLogicalClock):
         self.clock = clock
         self.labels: dict[int, str] = {}
-        self.ops: list[JournalOp] = []
+        self.ops: list[Journaled] = []
+        self.unwritten: list[dict[str, Any]] = []  # `sync_journal` rows of the flush under way
 
 
 class JournalingSession(Session):
@@ -49,7 +62,7 @@ def _journal_changes(session: Session, _ctx: Any, _instances: Any) -> None:
         return
     for obj in list(session.new):
         if isinstance(obj, Synced):
-            _record(session, journal, obj, journal.labels.pop(id(obj), "create"), snapshot(obj))
+            _record(journal, obj, journal.labels.pop(id(obj), "create"), snapshot(obj))
     for obj in list(session.dirty):
         if not isinstance(obj, Synced) or obj in session.new:
             continue
@@ -57,7 +70,7 @@ def _journal_changes(session: Session, _ctx: Any, _instances: Any) -> None:
         if not changed:
             continue
         default = "delete" if changed.get("deleted") is True else "update"
-        _record(session, journal, obj, journal.labels.pop(id(obj), default), changed)
+        _record(journal, obj, journal.labels.pop(id(obj), default), changed)
     for obj in session.deleted:
         if isinstance(obj, Synced):
             raise RuntimeError(f"{obj.__entity__} rows are never deleted: set deleted=True instead")
@@ -77,21 +90,31 @@ def _changed_fields(obj: Synced) -> dict[str, Any]:
     return out
 
 
-def _record(session: Session, journal: Journal, obj: Synced, action: str, data: dict[str, Any]) -> None:
+def _record(journal: Journal, obj: Synced, action: str, data: dict[str, Any]) -> None:
     stamp = journal.clock.now()
     obj.hlc = stamp
-    op = JournalOp(
-        op_id=new_id(),
-        entity=obj.__entity__,
-        entity_id=obj.id,
-        action=action,
-        base_version=obj.version or 0,
-        data=data,
-        hlc=stamp,
-        status="pending",
+    journal.unwritten.append(
+        {
+            "op_id": new_id(),
+            "entity": obj.__entity__,
+            "entity_id": obj.id,
+            "action": action,
+            "base_version": obj.version or 0,
+            "data": data,
+            "hlc": stamp,
+            "status": "pending",
+        }
     )
-    session.add(op)
-    journal.ops.append(op)
+    journal.ops.append(Journaled(obj.__entity__, obj.id, action))
+
+
+@event.listens_for(JournalingSession, "after_flush")
+def _write_journal(session: Session, _ctx: Any) -> None:
+    """The ops go in with the rows they record: a flush that fails writes neither."""
+    journal: Journal | None = session.info.get(JOURNAL_KEY)
+    if journal is not None and journal.unwritten:
+        session.connection().execute(_INSERT_OP, journal.unwritten)
+        journal.unwritten = []
 
 
 class UnitOfWork:
@@ -104,7 +127,7 @@ class UnitOfWork:
         *,
         now: Callable[[], datetime],
         device_id: str = "",
-        on_commit: Callable[[list[JournalOp]], None] | None = None,
+        on_commit: Callable[[list[Journaled]], None] | None = None,
     ):
         self._factory = session_factory
         self._clock = clock
@@ -156,5 +179,5 @@ class UnitOfWork:
         self.session.flush()
 
     @property
-    def ops(self) -> list[JournalOp]:
+    def ops(self) -> list[Journaled]:
         return list(self._journal.ops)

@@ -33,7 +33,7 @@ from typing import Literal
 from sqlalchemy.exc import SQLAlchemyError
 
 from desktop.store.local import LocalStore
-from desktop.store.models import JournalOp
+from desktop.store.uow import Journaled
 from desktop.sync.client import SyncClient
 from desktop.sync.engine import SyncEngine, clock_warning, open_conflicts, pending_count
 from desktop.sync.errors import AuthFailed, SyncError, UpgradeRequired
@@ -132,7 +132,7 @@ class SyncWorker:
         with self._cond:
             self._observers.append(observer)
 
-    def _on_local_change(self, _ops: list[JournalOp]) -> None:
+    def _on_local_change(self, _ops: list[Journaled]) -> None:
         now = time.monotonic()
         with self._cond:
             self._changed = True
