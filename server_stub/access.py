@@ -25,6 +25,7 @@ from server_stub.rows import lock_clinic
 CODE_LENGTH = 16  # Crockford base32: 80 bits, typed by hand in groups of four
 LETTERS = string.ascii_uppercase
 SESSION_TTL = timedelta(hours=12)  # one clinic shift
+SEEN_EVERY = timedelta(minutes=1)  # how fresh a device's `last_seen_at` is kept by its pushes and pulls
 _CROCKFORD_ALIASES = str.maketrans({"O": "0", "I": "1", "L": "1"})
 
 
@@ -170,6 +171,11 @@ def authenticate(conn: Connection, token: str | None, *, now: datetime) -> Calle
         user_id=session.user_id if session else None,
         role=session.role if session else None,
     )
+
+
+def seen_long_ago(caller: Caller, now: datetime) -> bool:
+    """Whether the device's `last_seen_at` is due to be brought up to date by its request."""
+    return caller.last_seen_at is None or now - caller.last_seen_at > SEEN_EVERY
 
 
 def mark_seen(conn: Connection, device_id: str, now: datetime) -> None:

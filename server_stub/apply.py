@@ -7,13 +7,14 @@ rules as the device (desktop.domain), never a copy.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Select, bindparam, insert, inspect, literal_column, select
+from sqlalchemy import Connection, Select, bindparam, insert, inspect, select
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -42,7 +43,7 @@ from desktop.store.models import (
 from desktop.sync.protocol import Op, OpResult, PushRequest, PushResponse
 from server_stub.db import one_of
 from server_stub.models import AppliedOp
-from server_stub.rows import RowWriter
+from server_stub.rows import RowWriter, lock_clinic
 
 # Entities only staff devices (desks) may change; kiosks and boards are refused.
 STAFF_ONLY = frozenset(
@@ -83,17 +84,31 @@ def _answered(dialect: str) -> Select[Any]:
 
 
 class _OneByOne(Exception):
-    """An op of the first, optimistic pass was refused: the push is applied again, op by op."""
+    """An op of the first, optimistic pass was refused: the pushes are applied again, op by op."""
+
+
+Pushes = Sequence[tuple[PushContext, PushRequest]]
 
 
 def push(conn: Connection, ctx: PushContext, request: PushRequest) -> PushResponse:
-    """Apply every op of one push inside the caller's transaction; the caller commits, then answers.
+    """Apply one push inside the caller's transaction; the caller commits, then answers."""
+    return push_together(conn, [(ctx, request)])[0]
 
-    Each op is atomic. Usually every op is accepted, so the push is first applied in one savepoint
-    with no savepoint per op; if an op is refused, that pass is rolled back whole and the push is
-    applied again with a savepoint per op, so a refused op leaves nothing behind. Both passes start
-    from the same state, so the answers are the same as if every op had had its own savepoint."""
-    ids = [op.op_id for op in request.ops]
+
+def push_together(conn: Connection, pushes: Pushes) -> list[PushResponse]:
+    """Apply pushes to one clinic, in order, inside the caller's transaction (see pushes.py).
+
+    Each op is atomic. Usually every op is accepted, so the pushes are first applied in one
+    savepoint, with no savepoint per op and the new rows written a table at a time; if an op is
+    refused, that pass is rolled back whole and the pushes are applied again with a savepoint per
+    op, so a refused op leaves nothing behind. Both passes start from the same state, so the answers
+    are the same as if every op had had its own savepoint."""
+    first = pushes[0][0]
+    assert all(ctx.clinic_id == first.clinic_id for ctx, _ in pushes), "one clinic at a time"
+    # The clinic's writers wait here, before anything is read: an op answered by a push that is
+    # still committing must be seen as answered (a device that retries a push it gave up on).
+    lock_clinic(conn, first.clinic_id)
+    ids = [op.op_id for _, request in pushes for op in request.ops]
     seen: dict[str, dict[str, Any]] = {
         op_id: result for op_id, result in conn.execute(_answered(conn.dialect.name), {"b_ids": ids})
     }
@@ -101,31 +116,60 @@ def push(conn: Connection, ctx: PushContext, request: PushRequest) -> PushRespon
     # every time. No op opens a savepoint of its own.
     conn.exec_driver_sql("SAVEPOINT push_all")
     try:
-        answer = _apply_all(conn, ctx, request, dict(seen), one_by_one=False)
+        answers = _apply_all(conn, pushes, dict(seen), one_by_one=False)
     except _OneByOne:
         conn.exec_driver_sql("ROLLBACK TO SAVEPOINT push_all")
         conn.exec_driver_sql("RELEASE SAVEPOINT push_all")
-        return _apply_all(conn, ctx, request, seen, one_by_one=True)
+        return _apply_all(conn, pushes, seen, one_by_one=True)
     conn.exec_driver_sql("RELEASE SAVEPOINT push_all")
-    return answer
+    return answers
 
 
 def _apply_all(
-    conn: Connection,
+    conn: Connection, pushes: Pushes, seen: dict[str, dict[str, Any]], *, one_by_one: bool
+) -> list[PushResponse]:
+    first = pushes[0][0]
+    writer = RowWriter(
+        conn,
+        clinic_id=first.clinic_id,
+        clock=first.clock,
+        now=first.now,
+        deferred=True,
+        batched=not one_by_one,
+        locked=True,
+    )
+    fresh = [op for _, request in pushes for op in request.ops if op.op_id not in seen]
+    wanted: dict[type[Synced], list[str]] = {}
+    for op in fresh:
+        wanted.setdefault(ENTITY_MODELS[op.entity], []).append(op.entity_id)
+    writer.prefetch(wanted)
+    if not one_by_one:
+        _read_ahead(writer, fresh)
+    answers: list[PushResponse] = []
+    answered: list[dict[str, Any]] = []  # stored in one statement at the end, in the same transaction
+    try:
+        for ctx, request in pushes:
+            answers.append(_apply_ops(writer, ctx, request, seen, answered, one_by_one=one_by_one))
+        writer.flush()
+    except IntegrityError as exc:  # a batched row refused as it was written
+        if one_by_one:
+            raise
+        raise _OneByOne from exc
+    if answered:
+        conn.execute(insert(AppliedOp), answered)
+    return answers
+
+
+def _apply_ops(
+    writer: RowWriter,
     ctx: PushContext,
     request: PushRequest,
     seen: dict[str, dict[str, Any]],
+    answered: list[dict[str, Any]],
     *,
     one_by_one: bool,
 ) -> PushResponse:
-    writer = RowWriter(conn, clinic_id=ctx.clinic_id, clock=ctx.clock, now=ctx.now, deferred=True)
-    fresh: dict[type[Synced], list[str]] = {}
-    for op in request.ops:
-        if op.op_id not in seen:
-            fresh.setdefault(ENTITY_MODELS[op.entity], []).append(op.entity_id)
-    writer.prefetch(fresh)
     results: list[OpResult] = []
-    answered: list[dict[str, Any]] = []  # stored in one statement at the end, in the same transaction
     for op in request.ops:
         if op.op_id in seen:
             results.append(OpResult(**seen[op.op_id], duplicate=True))
@@ -150,10 +194,48 @@ def _apply_all(
         )
         seen[op.op_id] = stored
         results.append(result)
-    writer.flush()
-    if answered:
-        conn.execute(insert(AppliedOp), answered)
     return PushResponse(results=results, server_time=ctx.now)
+
+
+_SLOT_FIELDS = ("clinician_id", "starts_at", "ends_at")
+
+
+def _read_ahead(writer: RowWriter, ops: list[Op]) -> None:
+    """Read the seat holders, their doctors' hours and the look-alike patients the ops will ask
+    about: a query for each."""
+    slots: list[tuple[str, datetime, datetime]] = []
+    people: list[tuple[str, str | None]] = []
+    for op in ops:
+        if op.entity == "appointment" and (op.data.keys() & {*_SLOT_FIELDS, "status"}):
+            current = writer.get(Appointment, op.entity_id)
+            slot = _slot_asked(op.data, current)
+            if slot is not None:
+                slots.append(slot)
+        elif op.entity == "patient" and writer.get(Patient, op.entity_id) is None:
+            try:
+                key = name_key(clean_name(op.data["full_name"]))
+            except (KeyError, TypeError, ClinicError):
+                continue  # refused when it is applied
+            phone = op.data.get("phone")
+            people.append((key, phone if isinstance(phone, str) and phone else None))
+    if slots and writer.seats is not None:
+        writer.seats.read(writer.conn, slots)
+        doctors = {doctor for doctor, _, _ in slots}
+        for doctor, hours in _read_hours(writer, writer.clinic_id, doctors).items():
+            writer.remember(("hours", writer.clinic_id, doctor), HOURS_READ_WITH, hours)
+    if people and writer.look_alikes is not None:
+        writer.look_alikes.read(writer.conn, people)
+
+
+def _slot_asked(data: dict[str, Any], current: RowMapping | None) -> tuple[str, datetime, datetime] | None:
+    try:
+        given = decode(Appointment, {k: data[k] for k in _SLOT_FIELDS if k in data})
+    except (TypeError, ValueError):
+        return None
+    slot = {**{k: current[k] for k in _SLOT_FIELDS}, **given} if current is not None else given
+    if len(slot) < len(_SLOT_FIELDS) or not isinstance(slot["clinician_id"], str):
+        return None
+    return slot["clinician_id"], slot["starts_at"], slot["ends_at"]
 
 
 def _apply_in_savepoint(writer: RowWriter, ctx: PushContext, op: Op) -> OpResult:
@@ -450,39 +532,60 @@ def _enum(kind: Any, row: dict[str, Any], field: str) -> None:
 
 _appointments = Appointment.__table__
 _availability = Availability.__table__
-# Built once: the slot's other seat holders, the clinic's zone, a doctor's weekly hours.
-_SEAT_HOLDERS = select(
-    _appointments.c.id, _appointments.c.starts_at, _appointments.c.ends_at, _appointments.c.seat
-).where(
-    _appointments.c.clinician_id == bindparam("b_clinician"),
-    _appointments.c.id != bindparam("b_id"),
-    _appointments.c.starts_at < bindparam("b_end"),
-    _appointments.c.ends_at > bindparam("b_start"),
-    # Literal values, not a list of parameters: an IN of parameters is re-rendered at every call.
-    _appointments.c.status.in_([literal_column(f"'{s.value}'") for s in sorted(appt.ACTIVE_STATUSES)]),
-    _appointments.c.deleted.is_(False),
-    _appointments.c.seat.is_not(None),
-)
 _clinics = Clinic.__table__
-# The clinic's zone with each of a doctor's weekly hours (one row of NULL hours if there are none).
-_ZONE_AND_HOURS = (
-    select(
-        _clinics.c.timezone,
-        _availability.c.weekday,
-        _availability.c.start_time,
-        _availability.c.end_time,
-        _availability.c.capacity,
-    )
-    .select_from(
-        _clinics.outerjoin(
-            _availability,
-            (_availability.c.clinician_id == bindparam("b_clinician"))
-            & (_availability.c.kind == "hours")
-            & _availability.c.deleted.is_(False),
+HOURS_READ_WITH = ("clinic", "availability")  # what a doctor's hours are read from
+
+
+class _Hours(NamedTuple):
+    zone: str
+    rules: tuple[tuple[int, time, time, int], ...]  # weekday, start, end, seats
+
+
+@cache
+def _zone_and_hours(dialect: str) -> Select[Any]:
+    """The clinic's zone with the weekly hours of some doctors (one row of NULL hours if none)."""
+    return (
+        select(
+            _clinics.c.timezone,
+            _availability.c.clinician_id,
+            _availability.c.weekday,
+            _availability.c.start_time,
+            _availability.c.end_time,
+            _availability.c.capacity,
         )
+        .select_from(
+            _clinics.outerjoin(
+                _availability,
+                one_of(_availability.c.clinician_id, "b_doctors", dialect)
+                & (_availability.c.kind == "hours")
+                & _availability.c.deleted.is_(False),
+            )
+        )
+        .where(_clinics.c.id == bindparam("b_clinic"))
     )
-    .where(_clinics.c.id == bindparam("b_clinic"))
-)
+
+
+def _read_hours(writer: RowWriter, clinic_id: str, doctors: Collection[str]) -> dict[str, _Hours | None]:
+    """Each doctor's weekly hours in the clinic's zone; None for all if there is no such clinic."""
+    conn = writer.conn
+    params = {"b_clinic": clinic_id, "b_doctors": list(doctors)}
+    rows = conn.execute(_zone_and_hours(conn.dialect.name), params).all()
+    if not rows:
+        return dict.fromkeys(doctors)
+    rules: dict[str, list[tuple[int, time, time, int]]] = {doctor: [] for doctor in doctors}
+    for _, doctor, weekday, start, end, seats in rows:
+        if doctor is not None:
+            rules[doctor].append((weekday, start, end, seats))
+    return {doctor: _Hours(rows[0].timezone, tuple(r)) for doctor, r in rules.items()}
+
+
+def _hours_of(writer: RowWriter, clinic_id: str, doctor: str) -> _Hours | None:
+    # Read once per push (or ahead for all of its doctors), until it changes the clinic or hours.
+    return writer.cached(
+        ("hours", clinic_id, doctor),
+        HOURS_READ_WITH,
+        lambda: _read_hours(writer, clinic_id, [doctor])[doctor],
+    )
 
 
 def _needs_placement(current: RowMapping, changes: dict[str, Any]) -> bool:
@@ -498,15 +601,7 @@ def _place_appointment(writer: RowWriter, ctx: PushContext, row: dict[str, Any])
     active = {s.value for s in appt.ACTIVE_STATUSES}
     if row["kind"] in UNSLOTTED_KINDS or row["status"] not in active or row.get("deleted"):
         return "applied", None
-    overlapping = writer.conn.execute(
-        _SEAT_HOLDERS,
-        {
-            "b_clinician": row["clinician_id"],
-            "b_id": row["id"],
-            "b_start": row["starts_at"],
-            "b_end": row["ends_at"],
-        },
-    ).all()
+    overlapping = writer.seat_holders(row["clinician_id"], row["id"], row["starts_at"], row["ends_at"])
     same_slot = [o for o in overlapping if o.starts_at == row["starts_at"] and o.ends_at == row["ends_at"]]
     capacity = _slot_capacity(writer, row)
     if len(same_slot) == len(overlapping) and len(same_slot) < capacity:
@@ -543,25 +638,13 @@ def _place_appointment(writer: RowWriter, ctx: PushContext, row: dict[str, Any])
 
 
 def _slot_capacity(writer: RowWriter, row: dict[str, Any]) -> int:
-    conn, clinic_id, doctor_id = writer.conn, row["clinic_id"], row["clinician_id"]
-    # Read once per push, until the push itself changes the clinic or someone's hours.
-    rules = writer.cached(
-        ("hours", clinic_id, doctor_id),
-        ("clinic", "availability"),
-        lambda: conn.execute(_ZONE_AND_HOURS, {"b_clinic": clinic_id, "b_clinician": doctor_id}).all(),
-    )
-    if not rules:  # no such clinic
+    hours = _hours_of(writer, row["clinic_id"], row["clinician_id"])
+    if hours is None:  # no such clinic
         return 1
-    zone = rules[0].timezone
-    local = row["starts_at"].astimezone(ZoneInfo(zone))
-    for rule in rules:
-        if (
-            rule.weekday == local.weekday()
-            and rule.start_time is not None
-            and rule.end_time is not None
-            and rule.start_time <= local.time() < rule.end_time
-        ):
-            return max(1, rule.capacity)
+    local = row["starts_at"].astimezone(ZoneInfo(hours.zone))
+    for weekday, start, end, seats in hours.rules:
+        if weekday == local.weekday() and start <= local.time() < end:
+            return max(1, seats)
     return 1
 
 
@@ -599,45 +682,8 @@ def _next_free_slot(conn: Connection, row: dict[str, Any], now: datetime) -> dat
 # -- probable duplicate patients --------------------------------------------------------------
 
 
-@cache
-def _same_person(by_phone: bool) -> Select[tuple[str]]:
-    """Another live patient of the clinic with the same name key and birth date (or phone and birth date).
-
-    The clinic is named in each branch of the OR, so that each branch is a search of its own index
-    (SQLite's multi-index OR, PostgreSQL's bitmap OR) rather than a scan of the clinic's patients."""
-    table = Patient.__table__
-    clinic = table.c.clinic_id == bindparam("b_clinic")
-    match = (
-        clinic & (table.c.name_key == bindparam("b_name_key")) & (table.c.birth_date == bindparam("b_birth"))
-    )
-    if by_phone:
-        match = match | (
-            clinic & (table.c.phone == bindparam("b_phone")) & (table.c.birth_date == bindparam("b_birth"))
-        )
-    return (
-        select(table.c.id)
-        .where(
-            table.c.id != bindparam("b_id"),
-            table.c.deleted.is_(False),
-            table.c.merged_into.is_(None),
-            match,
-        )
-        .order_by(table.c.id)
-        .limit(1)
-    )
-
-
 def _flag_duplicate_patient(writer: RowWriter, row: dict[str, Any]) -> str | None:
-    by_phone = bool(row.get("phone"))
-    params = {
-        "b_name_key": row["name_key"],
-        "b_birth": row["birth_date"],
-        "b_clinic": row["clinic_id"],
-        "b_id": row["id"],
-    }
-    if by_phone:
-        params["b_phone"] = row["phone"]
-    other = writer.conn.execute(_same_person(by_phone), params).scalar()
+    other = writer.first_look_alike(row)
     if other is None:
         return None
     return writer.log_conflict(

@@ -10,12 +10,14 @@ from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from datetime import datetime
 from functools import cache
+from itertools import groupby
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
     Connection,
     Delete,
     Insert,
+    MetaData,
     Select,
     Table,
     Update,
@@ -29,8 +31,9 @@ from sqlalchemy.engine import RowMapping
 
 from desktop.domain.clock import HybridLogicalClock
 from desktop.domain.ids import new_id
-from desktop.store.models import SyncConflict, Synced
+from desktop.store.models import Appointment, Patient, SyncConflict, Synced
 from server_stub.db import one_of
+from server_stub.lookups import LookAlikes, SeatHolder, SeatHolders, same_person_key
 from server_stub.models import ChangeLog, ClinicLock, RowChange
 
 # The statements of the hot path, built once and executed with parameters: building a statement
@@ -68,6 +71,11 @@ LOG: Insert = insert(ChangeLog)
 RECORD: Insert = insert(RowChange)
 
 
+@cache
+def _table_order(metadata: MetaData) -> dict[Table, int]:
+    return {table: at for at, table in enumerate(metadata.sorted_tables)}
+
+
 def lock_clinic(conn: Connection, clinic_id: str) -> None:
     """Serialise the clinic's writers until commit (PostgreSQL; SQLite writers are already serial)."""
     if conn.dialect.name != "postgresql":
@@ -86,6 +94,12 @@ class RowWriter:
     flush before the transaction commits. `mark()` / `discard(mark)` drop what an op that was
     rolled back to its savepoint had queued. Nothing reads the change log inside a push, and
     `fields_changed_since` sees the queued merge bases too, so every answer is the same.
+
+    `batched=True` (with `deferred`) also keeps new rows in memory, and writes them a statement per
+    table (parents first) when anything else is about to use the connection: `conn`, an update,
+    a read, `flush()`. Every read therefore sees them, but a refused insert (a unique or foreign
+    key error) surfaces later than the op that made it, so only a pass that is rolled back whole
+    on any error may batch (apply.push's first pass).
     """
 
     def __init__(
@@ -96,12 +110,20 @@ class RowWriter:
         clock: HybridLogicalClock,
         now: datetime,
         deferred: bool = False,
+        batched: bool = False,
+        locked: bool = False,
     ):
-        self.conn = conn
+        assert deferred or not batched, "batched rows need deferred change-log writes"
+        self._conn = conn
         self.clinic_id = clinic_id
         self.clock = clock
         self.now = now
         self.deferred = deferred
+        self.batched = batched
+        self._rows: list[tuple[Table, dict[str, Any]]] = []  # inserts not written yet (batched)
+        # What the writes of a batched pass read, kept current as it writes (lookups.py).
+        self.seats = SeatHolders() if batched else None
+        self.look_alikes = LookAlikes(clinic_id) if batched else None
         self._known: dict[tuple[str, str], RowMapping | None] = {}  # prefetched rows, untouched since
         self._writes: Counter[str] = Counter()  # rows written per entity; "*": rollbacks
         self._memo: dict[Hashable, tuple[tuple[int, ...], Any]] = {}
@@ -109,10 +131,18 @@ class RowWriter:
         self._logged: list[tuple[str, str]] = []  # (entity, id) to (re)announce, in order
         self._created: list[tuple[str, str]] = []  # rows this writer inserted: none has a log entry yet
         # Taken before the first write and held to commit, whoever writes: pushes, conflict
-        # resolutions and admin tools alike.
-        lock_clinic(conn, clinic_id)
+        # resolutions and admin tools alike (`locked`: the caller has taken it already).
+        if not locked:
+            lock_clinic(conn, clinic_id)
+
+    @property
+    def conn(self) -> Connection:
+        """The transaction's connection, with every row queued so far written."""
+        self._write_rows()
+        return self._conn
 
     def mark(self) -> tuple[int, int, int]:
+        assert not self.batched, "a batched pass is rolled back whole, never op by op"
         return len(self._changes), len(self._logged), len(self._created)
 
     def discard(self, mark: tuple[int, int, int]) -> None:
@@ -125,19 +155,26 @@ class RowWriter:
     def cached(self, key: Hashable, entities: tuple[str, ...], read: Callable[[], T]) -> T:
         """`read()`, remembered until this writer writes a row of one of `entities` (or an op is
         rolled back): for reference data many ops of a push consult, such as a doctor's hours."""
-        stamp = (*(self._writes[e] for e in entities), self._writes["*"])
         hit = self._memo.get(key)
-        if hit is not None and hit[0] == stamp:
+        if hit is not None and hit[0] == self._stamp(entities):
             return cast(T, hit[1])
         value = read()
-        self._memo[key] = (stamp, value)
+        self.remember(key, entities, value)
         return value
+
+    def remember(self, key: Hashable, entities: tuple[str, ...], value: Any) -> None:
+        """What `cached(key, entities, ...)` answers until the writer writes a row of `entities`."""
+        self._memo[key] = (self._stamp(entities), value)
+
+    def _stamp(self, entities: tuple[str, ...]) -> tuple[int, ...]:
+        return (*(self._writes[e] for e in entities), self._writes["*"])
 
     def flush(self) -> None:
         """Write the queued merge bases, then the change-log entries: one per row, in the order of
         each row's last change, so seqs come out as if each change had been logged at once."""
+        conn = self.conn  # the rows first
         if self._changes:
-            self.conn.execute(RECORD, self._changes)
+            conn.execute(RECORD, self._changes)
             self._changes = []
         if self._logged:
             last: dict[tuple[str, str], None] = {}
@@ -147,12 +184,21 @@ class RowWriter:
             created = set(self._created)  # new rows: nothing to unlog (one DELETE less per row)
             stale = [{"b_entity": e, "b_entity_id": i} for e, i in last if (e, i) not in created]
             if stale:
-                self.conn.execute(UNLOG, stale)
-            self.conn.execute(
-                LOG, [{"clinic_id": self.clinic_id, "entity": e, "entity_id": i} for e, i in last]
-            )
+                conn.execute(UNLOG, stale)
+            conn.execute(LOG, [{"clinic_id": self.clinic_id, "entity": e, "entity_id": i} for e, i in last])
             self._logged = []
             self._created = []
+
+    def _write_rows(self) -> None:
+        """Write the queued rows: a statement per table and set of columns, parents first (the order
+        of the schema's foreign keys), each table's rows in the order they were made."""
+        if not self._rows:
+            return
+        rows, self._rows = self._rows, []
+        order = _table_order(rows[0][0].metadata)
+        rows.sort(key=lambda r: order[r[0]])  # stable
+        for (table, _), run in groupby(rows, key=lambda r: (r[0], r[1].keys())):
+            self._conn.execute(_insert(table), [values for _, values in run])
 
     def prefetch(self, wanted: Mapping[type[Synced], Iterable[str]]) -> None:
         """Read these rows (or learn they do not exist) in a few statements: one finds which exist,
@@ -192,6 +238,20 @@ class RowWriter:
         found = self.conn.exec_driver_sql(" UNION ALL ".join(parts), tuple(params))
         return {(entity, row_id) for entity, row_id in found}
 
+    def seat_holders(self, doctor: str, row_id: str, start: datetime, end: datetime) -> list[SeatHolder]:
+        """The other appointments holding a seat that overlaps [start, end), earliest first."""
+        seats = self.seats if self.seats is not None else SeatHolders()
+        if not seats.covers(doctor, start, end):
+            seats.read(self.conn, [(doctor, start, end)])
+        return seats.overlapping(doctor, row_id, start, end)
+
+    def first_look_alike(self, row: Mapping[str, Any]) -> str | None:
+        """Another live patient of the clinic who is probably the same person as `row`."""
+        look_alikes = self.look_alikes if self.look_alikes is not None else LookAlikes(self.clinic_id)
+        if not look_alikes.knows(row):
+            look_alikes.read(self.conn, [same_person_key(row)])
+        return look_alikes.first_match(row)
+
     def get(self, model: type[Synced], row_id: str) -> RowMapping | None:
         key = (model.__entity__, row_id)
         if key in self._known:
@@ -206,8 +266,13 @@ class RowWriter:
         self._writes[model.__entity__] += 1
         values = {**row, "version": 1, "hlc": hlc, "updated_at": self.now}
         values.setdefault("deleted", False)
-        self.conn.execute(_insert(model.__table__), values)  # type: ignore[attr-defined]
+        table: Table = model.__table__  # type: ignore[attr-defined]
+        if self.batched:
+            self._rows.append((table, values))
+        else:
+            self._conn.execute(_insert(table), values)
         self._record(model, row["id"], 1, device_id, hlc, row.keys())
+        self._keep_current(model, values)
         return 1
 
     def update(
@@ -227,12 +292,19 @@ class RowWriter:
         values = {**changes, "version": version, "hlc": stamp, "updated_at": self.now, ROW_ID: current["id"]}
         self.conn.execute(_update_by_id(table), values)
         self._record(model, current["id"], version, device_id, hlc, changes.keys())
+        self._keep_current(model, {**current, **changes})
         return version
+
+    def _keep_current(self, model: type[Synced], row: Mapping[str, Any]) -> None:
+        if model is Appointment and self.seats is not None:
+            self.seats.written(row)
+        elif model is Patient and self.look_alikes is not None:
+            self.look_alikes.written(row)
 
     def fields_changed_since(self, row_id: str, base_version: int, *, not_by: str) -> dict[str, str]:
         """Fields other devices changed after `base_version`, each with its latest clock."""
         out: dict[str, str] = {}
-        rows = self.conn.execute(
+        rows = self._conn.execute(  # merge bases are never among the batched rows
             select(RowChange.device_id, RowChange.hlc, RowChange.fields).where(
                 RowChange.entity_id == row_id, RowChange.version > base_version
             )

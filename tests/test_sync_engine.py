@@ -572,7 +572,16 @@ def test_a_cancel_throws_the_page_fetched_ahead_away(
     fresh = make_device("desk", "fresh", page_size=10)
     pulls = WatchedPulls(fresh)
     pages: list[Progress] = []
-    report = fresh.sync(progress=pages.append, cancel=lambda: len(pages) >= 2)
+
+    def after_two_pages() -> bool:
+        if len(pages) < 2:
+            return False
+        deadline = time.monotonic() + 10
+        while len(pulls.asked) < 3 and time.monotonic() < deadline:
+            time.sleep(0.005)  # until the third page is being fetched ahead
+        return True
+
+    report = fresh.sync(progress=pages.append, cancel=after_two_pages)
     assert report.cancelled and report.stage == "pull" and report.pages == 2 and report.pulled == 20
     assert len(pulls.asked) == 3 and fresh.state().pull_cursor == pulls.answered[1]
     assert sum(len(local_rows(fresh.store, e)) for e in ENTITY_MODELS) == 20

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -21,51 +21,24 @@ from desktop.sync.protocol import (
     PushResponse,
 )
 from server_stub import access
-from server_stub.apply import PushContext, push
 from server_stub.deps import Bearer, ReadConn, ReadingCaller, ServerState, State
-from server_stub.errors import ApiError
 from server_stub.fastjson import FastJSONResponse
 from server_stub.pull import pull_page
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/sync", tags=["sync"])
 ERRORS = {code: {"model": ErrorBody} for code in (401, 403, 413, 422, 426)}
-SEEN_EVERY = timedelta(minutes=1)  # how fresh a device's `last_seen_at` is kept by its pushes and pulls
 
 
 @router.post("/push", response_model=PushResponse, responses=ERRORS)
 async def push_ops(body: PushRequest, state: State, credentials: Bearer) -> Response:
     """Apply the ops in order, each whole or not at all; answered after the transaction commits.
 
-    Retries are harmless: an op seen before is answered from its stored result (`duplicate`)."""
-    # The whole transaction (authenticate, apply, commit) in one trip to a worker thread, inside
-    # the writers' turn (deps.write_turn): every trip back to the event loop while holding the
-    # turn would keep all the other writers waiting for a busy loop too.
+    Retries are harmless: an op seen before is answered from its stored result (`duplicate`).
+    Pushes of a clinic that arrive while another is being applied are applied together (pushes.py)."""
     token = credentials.credentials if credentials else None
-    async with state.write_turns:
-        answer = await run_in_threadpool(_push_committed, state, token, body)
+    answer = await state.pushes.push(state, token, body)
     return Response(answer.model_dump_json(), media_type="application/json")
-
-
-def _push_committed(state: ServerState, token: str | None, body: PushRequest) -> PushResponse:
-    with state.engine.begin() as conn:
-        now = state.now()
-        caller = access.authenticate(conn, token, now=now)
-        if body.device_id != caller.device_id:
-            raise ApiError(
-                403, "This push names another device than the one the token belongs to.", field="device_id"
-            )
-        ctx = PushContext(
-            clinic_id=caller.clinic_id,
-            device_id=caller.device_id,
-            device_kind=caller.kind,
-            now=now,
-            clock=state.clock,
-        )
-        answer = push(conn, ctx, body)
-        if caller.last_seen_at is None or now - caller.last_seen_at > SEEN_EVERY:
-            access.mark_seen(conn, caller.device_id, now)
-    return answer
 
 
 @router.get("/pull", response_model=PullResponse, responses=ERRORS)
@@ -79,7 +52,7 @@ def pull(
     """The clinic's changes after `since`, in seq order, as much as this kind of device may see."""
     page = pull_page(conn, clinic_id=caller.clinic_id, kind=caller.kind, since=since, limit=limit)
     now = state.now()
-    stale = caller.last_seen_at is None or now - caller.last_seen_at > SEEN_EVERY
+    stale = access.seen_long_ago(caller, now)
     # After the answer is sent and the read transaction has ended; a busy database skips it.
     later = BackgroundTask(_mark_seen, state, caller.device_id, now) if stale else None
     return FastJSONResponse(page, background=later)
