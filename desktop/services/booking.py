@@ -110,35 +110,38 @@ def _next_free_hint(clinic: ClinicInfo, slots: SlotList, after: datetime) -> str
     return f" Next free: {local_time_text(clinic, nxt.start)}." if nxt else ""
 
 
-# Booking's own queries, built once (see availability._RULES for why).
+# Booking's own queries, built once (see availability._RULES for why), on table columns: the rows
+# skip the ORM's loading. Such statements do not autoflush: `book` flushes before its checks.
+_a = Appointment.__table__.c
 _PATIENT_CLASH = (
-    select(Appointment)
+    select(_a.starts_at, _a.code)
     .where(
-        Appointment.patient_id == bindparam("patient"),
-        Appointment.status.in_(_ACTIVE),
-        Appointment.deleted.is_(False),
-        Appointment.starts_at < bindparam("end"),
-        Appointment.ends_at > bindparam("start"),
+        _a.patient_id == bindparam("patient"),
+        _a.status.in_(_ACTIVE),
+        _a.deleted.is_(False),
+        _a.starts_at < bindparam("end"),
+        _a.ends_at > bindparam("start"),
     )
     .limit(1)
 )
-_SEATS_TAKEN = select(Appointment.seat).where(
-    Appointment.clinician_id == bindparam("doctor"),
-    Appointment.starts_at == bindparam("start"),
-    Appointment.status.in_(_ACTIVE),
-    Appointment.deleted.is_(False),
-    Appointment.seat.is_not(None),
+_SEATS_TAKEN = select(_a.seat).where(
+    _a.clinician_id == bindparam("doctor"),
+    _a.starts_at == bindparam("start"),
+    _a.status.in_(_ACTIVE),
+    _a.deleted.is_(False),
+    _a.seat.is_not(None),
 )
 
 
 def _check_patient_free(
     session: Session, patient: PatientBrief, start: datetime, end: datetime, clinic: ClinicInfo
 ) -> None:
-    clash = session.scalars(_PATIENT_CLASH, {"patient": patient.id, "start": start, "end": end}).first()
+    clash = session.execute(_PATIENT_CLASH, {"patient": patient.id, "start": start, "end": end}).first()
     if clash is not None:
+        starts_at, code = clash
         raise BookingConflict(
             f"{patient.full_name} already has an appointment at "
-            f"{local_time_text(clinic, clash.starts_at)} ({clash.code}).",
+            f"{local_time_text(clinic, starts_at)} ({code}).",
             field="starts_at",
         )
 
@@ -182,6 +185,7 @@ def book(
     if len(reason) > 300:
         raise InvalidInput("Keep the reason under 300 characters.", field="reason")
     session = uow.session
+    session.flush()  # what this unit of work changed so far counts in the checks
     clinic = current_clinic(session)
     doctor = _doctor(session, clinician_id)
     patient = _patient(session, patient_id)

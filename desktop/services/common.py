@@ -67,15 +67,17 @@ class PatientBrief:
     merged_into: str | None
 
 
-# Mapped columns, not table columns: the session flushes its pending changes first, as it does
-# before loading an object. Half the cost of `session.get`, which builds its statement each time.
-_PATIENT_BRIEF = select(
-    Patient.id, Patient.full_name, Patient.birth_date, Patient.phone, Patient.email, Patient.merged_into
-).where(Patient.id == bindparam("id"), Patient.deleted.is_(False))
+# Built once, on table columns: a third of the cost of `session.get`, which builds its statement
+# each time and loads an object. A table-column statement does not autoflush, hence the flush.
+_p = Patient.__table__.c
+_PATIENT_BRIEF = select(_p.id, _p.full_name, _p.birth_date, _p.phone, _p.email, _p.merged_into).where(
+    _p.id == bindparam("id"), _p.deleted.is_(False)
+)
 
 
 def patient_brief(session: Session, patient_id: str | None) -> PatientBrief:
     """A live (not tombstoned) patient, or NotFound as `get` gives it."""
+    session.flush()  # a patient added or changed in this unit of work is read as it is now
     row = session.execute(_PATIENT_BRIEF, {"id": patient_id}).first() if patient_id else None
     if row is None:
         raise _not_found(Patient)
