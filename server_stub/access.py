@@ -9,16 +9,19 @@ from __future__ import annotations
 import hashlib
 import secrets
 import string
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
+from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, Row, Select, bindparam, delete, insert, select, update
 
 from desktop.domain.errors import ClinicError, NotAllowed
 from desktop.domain.ids import CROCKFORD, new_id
 from desktop.services.clinic import hash_password, verify_password
 from desktop.store.models import Clinician
+from server_stub.db import one_of
 from server_stub.models import Device, EnrollmentCode, UserSession
 from server_stub.rows import lock_clinic
 
@@ -162,6 +165,35 @@ def authenticate(conn: Connection, token: str | None, *, now: datetime) -> Calle
         device = conn.execute(_DEVICE_BY_ID, {"b_id": session.device_id}).first()
     if device is None or device.revoked:
         raise Unauthorised("This device has been revoked: an administrator must enrol it again.")
+    return _caller(device, session)
+
+
+def authenticate_all(
+    conn: Connection, tokens: Sequence[str | None], *, now: datetime
+) -> list[Caller | Unauthorised]:
+    """`authenticate` for each token, with one query for all the device tokens among them."""
+    hashes = sorted({digest(token) for token in tokens if token})
+    query = _devices_by_tokens(conn.dialect.name)
+    devices = {row.token_hash: row for row in conn.execute(query, {"b_hashes": hashes})}
+    callers: list[Caller | Unauthorised] = []
+    for token in tokens:
+        device = devices.get(digest(token)) if token else None
+        if device is not None and not device.revoked:
+            callers.append(_caller(device, None))
+            continue
+        try:  # a session's token, or one refused: its own reason
+            callers.append(authenticate(conn, token, now=now))
+        except Unauthorised as exc:
+            callers.append(exc)
+    return callers
+
+
+@cache
+def _devices_by_tokens(dialect: str) -> Select[Any]:
+    return select(_devices).where(one_of(_devices.c.token_hash, "b_hashes", dialect))
+
+
+def _caller(device: Row[Any], session: Row[Any] | None) -> Caller:
     return Caller(
         device_id=device.id,
         clinic_id=device.clinic_id,

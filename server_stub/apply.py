@@ -41,7 +41,7 @@ from desktop.store.models import (
     Synced,
 )
 from desktop.sync.protocol import Op, OpResult, PushRequest, PushResponse
-from server_stub.db import one_of
+from server_stub.db import one_of, pipelined
 from server_stub.models import AppliedOp
 from server_stub.rows import RowWriter, lock_clinic
 
@@ -150,13 +150,14 @@ def _apply_all(
     try:
         for ctx, request in pushes:
             answers.append(_apply_ops(writer, ctx, request, seen, answered, one_by_one=one_by_one))
-        writer.flush()
+        with pipelined(conn):  # what is left to write, in one round trip
+            writer.flush()
+            if answered:
+                conn.execute(insert(AppliedOp), answered)
     except IntegrityError as exc:  # a batched row refused as it was written
         if one_by_one:
             raise
         raise _OneByOne from exc
-    if answered:
-        conn.execute(insert(AppliedOp), answered)
     return answers
 
 

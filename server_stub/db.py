@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import ColumnElement, Engine, any_, bindparam, create_engine
+from sqlalchemy import ColumnElement, Connection, Engine, any_, bindparam, create_engine
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.types import String
 
 from desktop.store.engine import sqlite_engine
@@ -62,3 +65,23 @@ def one_of(column: ColumnElement[Any], name: str, dialect: str) -> ColumnElement
     if dialect == "postgresql":
         return column == any_(bindparam(name, type_=ARRAY(String)))
     return column.in_(bindparam(name, expanding=True))
+
+
+@contextmanager
+def pipelined(conn: Connection) -> Iterator[None]:
+    """On PostgreSQL, send the block's statements without waiting for each one's answer: one round
+    trip for all of them (psycopg's pipeline mode). Only for statements whose results nobody reads
+    (inserts, updates): a query's rows are not there until the block ends. An error is raised by a
+    later statement of the block or at its end, as SQLAlchemy's error either way."""
+    if conn.dialect.name != "postgresql":
+        yield
+        return
+    import psycopg
+
+    driver = conn.connection.driver_connection
+    assert isinstance(driver, psycopg.Connection)
+    try:
+        with driver.pipeline():
+            yield
+    except psycopg.Error as exc:  # raised by the pipeline's end, not through SQLAlchemy
+        raise DBAPIError.instance(None, None, exc, psycopg.Error) from exc

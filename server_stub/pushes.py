@@ -14,13 +14,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 
-from desktop.domain.errors import ClinicError
 from desktop.sync.protocol import MAX_OPS_PER_PUSH, PushRequest, PushResponse
 from server_stub import access
 from server_stub.apply import PushContext, push_together
@@ -136,12 +133,15 @@ def _apply_in_one_transaction(state: ServerState, clinic_id: str, batch: list[_W
     outcomes: dict[int, Outcome] = {}
     with state.engine.begin() as conn:
         now = state.now()
+        callers = access.authenticate_all(conn, [waiting.token for waiting in batch], now=now)
         pushes: list[tuple[int, access.Caller, PushContext, PushRequest]] = []
-        for at, waiting in enumerate(batch):
-            try:
-                caller = _caller_of(conn, waiting, clinic_id, now=now)
-            except (ClinicError, ApiError) as exc:
-                outcomes[at] = exc
+        for at, (waiting, caller) in enumerate(zip(batch, callers, strict=True)):
+            if isinstance(caller, Exception):
+                outcomes[at] = caller
+                continue
+            refusal = _refusal(caller, waiting.request, clinic_id)
+            if refusal is not None:
+                outcomes[at] = refusal
                 continue
             ctx = PushContext(clinic_id, caller.device_id, caller.kind, now, state.clock)
             pushes.append((at, caller, ctx, waiting.request))
@@ -153,12 +153,10 @@ def _apply_in_one_transaction(state: ServerState, clinic_id: str, batch: list[_W
     return [outcomes[at] for at in range(len(batch))]
 
 
-def _caller_of(conn: Connection, waiting: _Waiting, clinic_id: str, *, now: datetime) -> access.Caller:
-    caller = access.authenticate(conn, waiting.token, now=now)
-    if waiting.request.device_id != caller.device_id:
-        raise ApiError(
-            403, "This push names another device than the one the token belongs to.", field="device_id"
-        )
+def _refusal(caller: access.Caller, request: PushRequest, clinic_id: str) -> ApiError | None:
+    if request.device_id != caller.device_id:
+        message = "This push names another device than the one the token belongs to."
+        return ApiError(403, message, field="device_id")
     if caller.clinic_id != clinic_id:  # a device never changes clinic: not expected to happen
-        raise ApiError(409, "The server was not ready for this push: send it again.")
-    return caller
+        return ApiError(409, "The server was not ready for this push: send it again.")
+    return None

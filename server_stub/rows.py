@@ -67,7 +67,9 @@ def _update_by_id(table: Table) -> Update:
 UNLOG: Delete = delete(ChangeLog).where(
     ChangeLog.entity == bindparam("b_entity"), ChangeLog.entity_id == bindparam("b_entity_id")
 )
-LOG: Insert = insert(ChangeLog)
+# `inline()`: the new seq is not read back (no RETURNING), so a change-log entry can be written in a
+# pipeline (db.pipelined), where no result is read until the end.
+LOG: Insert = insert(ChangeLog).inline()
 RECORD: Insert = insert(RowChange)
 
 

@@ -153,10 +153,10 @@ def test_every_request_names_the_protocol_and_authenticated_ones_carry_the_token
 
 def test_large_bodies_go_gzipped_and_gzip_answers_are_read(stub: tuple[str, Script]) -> None:
     url, script = stub
-    big, small = push_request(50), push_request(1)
+    big, small = push_request(100), push_request(1)
     script.answers = [Answer(body=results(big), gzip=True), Answer(body=results(small))]
     with client(url) as c:
-        assert len(c.push(big).results) == 50
+        assert len(c.push(big).results) == 100
         assert len(c.push(small).results) == 1
     sent_big, sent_small = script.seen
     assert sent_big.headers["Content-Encoding"] == "gzip"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,12 @@ def test_headless_demo_converges_and_shows_the_conflicts(
     assert "[server_won] appointment" in out and "(next free:" in out
     # The walk-in registered on both devices is proposed for a merge.
     assert "Sunita Verma vs PAT-" in out
-    assert "Pushed 5: applied 4, merged 0, conflicts 1" in out
+    # The desk's push: its booking lost, the rest applied. How many ops depends on the day (a
+    # reminder only for a visit far enough ahead), so the count is not fixed.
+    desk_push = re.search(r"Pushed (\d+): applied (\d+), merged 0, conflicts 1,", out)
+    assert desk_push is not None
+    pushed, applied = map(int, desk_push.groups())
+    assert applied == pushed - 1 >= 3
 
 
 def test_demo_without_headless_says_what_to_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

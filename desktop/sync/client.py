@@ -50,7 +50,9 @@ from desktop.sync.protocol import (
 )
 
 DEFAULT_TIMEOUT = (3.05, 30.0)  # (connect, read) seconds
-GZIP_THRESHOLD = 1024
+# A push of a few ops (a visit: ~4 KB) goes as it is: compressing and decompressing it costs both
+# sides more CPU than sending the bytes saved on a clinic's network.
+GZIP_THRESHOLD = 16 * 1024
 # Level 1: a push of 1000 ops compresses in half the time of level 5 (2.4 ms against 5), 9% larger.
 GZIP_LEVEL = 1
 RETRY_STATUSES = (502, 503, 504)
