@@ -43,7 +43,7 @@ from desktop.store.models import (
 from desktop.sync.protocol import Op, OpResult, PushRequest, PushResponse
 from server_stub.db import one_of, pipelined
 from server_stub.models import AppliedOp
-from server_stub.rows import RowWriter, lock_clinic
+from server_stub.rows import RowWriter, existing_rows, lock_clinic
 
 # Entities only staff devices (desks) may change; kiosks and boards are refused.
 STAFF_ONLY = frozenset(
@@ -90,11 +90,6 @@ class _OneByOne(Exception):
 Pushes = Sequence[tuple[PushContext, PushRequest]]
 
 
-def push(conn: Connection, ctx: PushContext, request: PushRequest) -> PushResponse:
-    """Apply one push inside the caller's transaction; the caller commits, then answers."""
-    return push_together(conn, [(ctx, request)])[0]
-
-
 def push_together(conn: Connection, pushes: Pushes) -> list[PushResponse]:
     """Apply pushes to one clinic, in order, inside the caller's transaction (see pushes.py).
 
@@ -108,25 +103,28 @@ def push_together(conn: Connection, pushes: Pushes) -> list[PushResponse]:
     # The clinic's writers wait here, before anything is read: an op answered by a push that is
     # still committing must be seen as answered (a device that retries a push it gave up on).
     lock_clinic(conn, first.clinic_id)
-    ids = [op.op_id for _, request in pushes for op in request.ops]
-    seen: dict[str, dict[str, Any]] = {
-        op_id: result for op_id, result in conn.execute(_answered(conn.dialect.name), {"b_ids": ids})
-    }
-    # Plain SAVEPOINT statements here and for each op: `begin_nested()` compiles its clause anew
-    # every time. No op opens a savepoint of its own.
-    conn.exec_driver_sql("SAVEPOINT push_all")
+    ops = [op for _, request in pushes for op in request.ops]
+    rows: dict[type[Synced], list[str]] = {}
+    for op in ops:
+        rows.setdefault(ENTITY_MODELS[op.entity], []).append(op.entity_id)
+    existing, answered = existing_rows(conn, rows, [op.op_id for op in ops])
+    seen: dict[str, dict[str, Any]] = {}
+    if answered:  # a push sent again
+        query = _answered(conn.dialect.name)
+        seen = {op_id: result for op_id, result in conn.execute(query, {"b_ids": sorted(answered)})}
     try:
-        answers = _apply_all(conn, pushes, dict(seen), one_by_one=False)
+        return _apply_all(conn, pushes, dict(seen), existing, one_by_one=False)
     except _OneByOne:
-        conn.exec_driver_sql("ROLLBACK TO SAVEPOINT push_all")
-        conn.exec_driver_sql("RELEASE SAVEPOINT push_all")
-        return _apply_all(conn, pushes, seen, one_by_one=True)
-    conn.exec_driver_sql("RELEASE SAVEPOINT push_all")
-    return answers
+        return _apply_all(conn, pushes, seen, existing, one_by_one=True)
 
 
 def _apply_all(
-    conn: Connection, pushes: Pushes, seen: dict[str, dict[str, Any]], *, one_by_one: bool
+    conn: Connection,
+    pushes: Pushes,
+    seen: dict[str, dict[str, Any]],
+    existing: set[tuple[str, str]],
+    *,
+    one_by_one: bool,
 ) -> list[PushResponse]:
     first = pushes[0][0]
     writer = RowWriter(
@@ -137,12 +135,15 @@ def _apply_all(
         deferred=True,
         batched=not one_by_one,
         locked=True,
+        # Plain SAVEPOINT statements here and for each op: `begin_nested()` compiles its clause anew
+        # every time. No op opens a savepoint of its own.
+        savepoint=None if one_by_one else "push_all",
     )
     fresh = [op for _, request in pushes for op in request.ops if op.op_id not in seen]
     wanted: dict[type[Synced], list[str]] = {}
     for op in fresh:
         wanted.setdefault(ENTITY_MODELS[op.entity], []).append(op.entity_id)
-    writer.prefetch(wanted)
+    writer.prefetch(wanted, existing)
     if not one_by_one:
         _read_ahead(writer, fresh)
     answers: list[PushResponse] = []
@@ -153,10 +154,16 @@ def _apply_all(
         with pipelined(conn):  # what is left to write, in one round trip
             writer.flush()
             if answered:
+                writer.writing()
                 conn.execute(insert(AppliedOp), answered)
-    except IntegrityError as exc:  # a batched row refused as it was written
+            if writer.savepoint_open:
+                conn.exec_driver_sql("RELEASE SAVEPOINT push_all")
+    except (_OneByOne, IntegrityError) as exc:  # an op refused, or a batched row as it was written
         if one_by_one:
             raise
+        if writer.savepoint_open:
+            conn.exec_driver_sql("ROLLBACK TO SAVEPOINT push_all")
+            conn.exec_driver_sql("RELEASE SAVEPOINT push_all")
         raise _OneByOne from exc
     return answers
 

@@ -44,7 +44,10 @@ def create_server_engine(url: str, *, read_only: bool = False) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         assert parsed.database, "a SQLite server database needs a file"
         return sqlite_engine(Path(parsed.database), begin="BEGIN" if read_only else "BEGIN IMMEDIATE")
-    return create_engine(url, pool_size=10, max_overflow=40, pool_pre_ping=True)
+    # No ping before each use of a pooled connection: it is a round trip for every request. After
+    # PostgreSQL restarts, the first request on a dead connection fails (503, which devices retry)
+    # and SQLAlchemy replaces every connection of the pool.
+    return create_engine(url, pool_size=10, max_overflow=40)
 
 
 def migrate(url: str, revision: str = "head") -> None:

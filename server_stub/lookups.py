@@ -8,7 +8,7 @@ its ops in one query each, before it writes anything, and keeps what it read cur
 
 Only for rows no one else can change meanwhile: the clinic's own, whose writers are serialised
 (rows.lock_clinic), and only while the push's rows and what was read change together: a
-`RowWriter` keeps them in its batched mode (the optimistic pass of apply.push, which is rolled back
+`RowWriter` keeps them in its batched mode (the first pass of apply.push_together, which is rolled back
 whole if an op is refused).
 """
 

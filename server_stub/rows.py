@@ -34,7 +34,7 @@ from desktop.domain.ids import new_id
 from desktop.store.models import Appointment, Patient, SyncConflict, Synced
 from server_stub.db import one_of
 from server_stub.lookups import LookAlikes, SeatHolder, SeatHolders, same_person_key
-from server_stub.models import ChangeLog, ClinicLock, RowChange
+from server_stub.models import AppliedOp, ChangeLog, ClinicLock, RowChange
 
 # The statements of the hot path, built once and executed with parameters: building a statement
 # costs more than running it on SQLite (SQLAlchemy derives a cache key from every value in it).
@@ -78,14 +78,47 @@ def _table_order(metadata: MetaData) -> dict[Table, int]:
     return {table: at for at, table in enumerate(metadata.sorted_tables)}
 
 
+_LOCK = select(ClinicLock.clinic_id).where(ClinicLock.clinic_id == bindparam("b_clinic")).with_for_update()
+
+
 def lock_clinic(conn: Connection, clinic_id: str) -> None:
-    """Serialise the clinic's writers until commit (PostgreSQL; SQLite writers are already serial)."""
+    """Serialise the clinic's writers until commit (PostgreSQL; SQLite writers are already serial).
+    One statement once the clinic's lock row exists; the clinic's first writer makes it."""
     if conn.dialect.name != "postgresql":
         return
-    from sqlalchemy.dialects.postgresql import insert as pg_insert
+    if conn.execute(_LOCK, {"b_clinic": clinic_id}).first() is None:
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-    conn.execute(pg_insert(ClinicLock).values(clinic_id=clinic_id).on_conflict_do_nothing())
-    conn.execute(select(ClinicLock.clinic_id).where(ClinicLock.clinic_id == clinic_id).with_for_update())
+        conn.execute(pg_insert(ClinicLock).values(clinic_id=clinic_id).on_conflict_do_nothing())
+        conn.execute(_LOCK, {"b_clinic": clinic_id})
+
+
+def existing_rows(
+    conn: Connection, ids: Mapping[type[Synced], Iterable[str]], op_ids: Iterable[str] = ()
+) -> tuple[set[tuple[str, str]], set[str]]:
+    """(entity, id) of those rows that exist, and which of `op_ids` were answered already, in one
+    plain statement (a push holds at most 1000 ids; SQLAlchemy would build a new statement for
+    every mix of tables and counts)."""
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    quote = conn.dialect.identifier_preparer.quote
+    parts: list[str] = []
+    params: list[str] = []
+    asked = [(m.__entity__, m.__tablename__, "id", list(row_ids)) for m, row_ids in ids.items()]  # type: ignore[attr-defined]
+    asked.append(("", AppliedOp.__tablename__, "op_id", list(op_ids)))
+    for entity, table, column, values in asked:
+        if values:
+            marks = ", ".join(mark for _ in values)
+            parts.append(f"SELECT '{entity}', {column} FROM {quote(table)} WHERE {column} IN ({marks})")
+            params += values
+    rows: set[tuple[str, str]] = set()
+    answered: set[str] = set()
+    if parts:
+        for entity, value in conn.exec_driver_sql(" UNION ALL ".join(parts), tuple(params)):
+            if entity:
+                rows.add((entity, value))
+            else:
+                answered.add(value)
+    return rows, answered
 
 
 class RowWriter:
@@ -101,7 +134,7 @@ class RowWriter:
     table (parents first) when anything else is about to use the connection: `conn`, an update,
     a read, `flush()`. Every read therefore sees them, but a refused insert (a unique or foreign
     key error) surfaces later than the op that made it, so only a pass that is rolled back whole
-    on any error may batch (apply.push's first pass).
+    on any error may batch (the first pass of apply.push_together).
     """
 
     def __init__(
@@ -114,6 +147,7 @@ class RowWriter:
         deferred: bool = False,
         batched: bool = False,
         locked: bool = False,
+        savepoint: str | None = None,
     ):
         assert deferred or not batched, "batched rows need deferred change-log writes"
         self._conn = conn
@@ -122,6 +156,8 @@ class RowWriter:
         self.now = now
         self.deferred = deferred
         self.batched = batched
+        self.savepoint = savepoint  # opened before the writer's first write (`writing`)
+        self.savepoint_open = False
         self._rows: list[tuple[Table, dict[str, Any]]] = []  # inserts not written yet (batched)
         # What the writes of a batched pass read, kept current as it writes (lookups.py).
         self.seats = SeatHolders() if batched else None
@@ -142,6 +178,13 @@ class RowWriter:
         """The transaction's connection, with every row queued so far written."""
         self._write_rows()
         return self._conn
+
+    def writing(self) -> None:
+        """Open the writer's savepoint, if it has one, before its first write: a pass that only
+        reads and then writes at the end sends the savepoint with its writes (db.pipelined)."""
+        if self.savepoint and not self.savepoint_open:
+            self._conn.exec_driver_sql(f"SAVEPOINT {self.savepoint}")
+            self.savepoint_open = True
 
     def mark(self) -> tuple[int, int, int]:
         assert not self.batched, "a batched pass is rolled back whole, never op by op"
@@ -175,6 +218,8 @@ class RowWriter:
         """Write the queued merge bases, then the change-log entries: one per row, in the order of
         each row's last change, so seqs come out as if each change had been logged at once."""
         conn = self.conn  # the rows first
+        if self._changes or self._logged:
+            self.writing()
         if self._changes:
             conn.execute(RECORD, self._changes)
             self._changes = []
@@ -197,21 +242,20 @@ class RowWriter:
         if not self._rows:
             return
         rows, self._rows = self._rows, []
+        self.writing()
         order = _table_order(rows[0][0].metadata)
         rows.sort(key=lambda r: order[r[0]])  # stable
         for (table, _), run in groupby(rows, key=lambda r: (r[0], r[1].keys())):
             self._conn.execute(_insert(table), [values for _, values in run])
 
-    def prefetch(self, wanted: Mapping[type[Synced], Iterable[str]]) -> None:
-        """Read these rows (or learn they do not exist) in a few statements: one finds which exist,
-        whatever their table (a push mostly creates rows), then those that do are read, a statement
-        per table. `get` answers from what was read until this writer changes the row. Only for rows
-        no one else can change meanwhile: the clinic's own, whose writers are serialised
-        (`lock_clinic`)."""
-        ids = {model: list(dict.fromkeys(row_ids)) for model, row_ids in wanted.items()}
-        existing = self._existing(ids)
-        for model, row_ids in ids.items():
+    def prefetch(self, wanted: Mapping[type[Synced], Iterable[str]], existing: set[tuple[str, str]]) -> None:
+        """Read these rows, of which `existing` (`existing_rows`) says which exist, a statement per
+        table (a push mostly creates rows). `get` answers from what was read until this writer
+        changes the row. Only for rows no one else can change meanwhile: the clinic's own, whose
+        writers are serialised (`lock_clinic`)."""
+        for model, row_ids in wanted.items():
             table = model.__table__  # type: ignore[attr-defined]
+            row_ids = list(dict.fromkeys(row_ids))
             there = [row_id for row_id in row_ids if (model.__entity__, row_id) in existing]
             found: dict[str, RowMapping] = {}
             query = _select_by_ids(table, self.conn.dialect.name)
@@ -221,24 +265,6 @@ class RowWriter:
                     found[row["id"]] = row
             for row_id in row_ids:
                 self._known[(model.__entity__, row_id)] = found.get(row_id)
-
-    def _existing(self, ids: Mapping[type[Synced], list[str]]) -> set[tuple[str, str]]:
-        """(entity, id) of those rows that exist, in one plain statement (a push holds at most 1000
-        ids; SQLAlchemy would build a new statement for every mix of tables and counts)."""
-        mark = "?" if self.conn.dialect.paramstyle == "qmark" else "%s"
-        quote = self.conn.dialect.identifier_preparer.quote
-        parts: list[str] = []
-        params: list[str] = []
-        for model, row_ids in ids.items():
-            if row_ids:
-                table = quote(model.__tablename__)  # type: ignore[attr-defined]
-                marks = ", ".join(mark for _ in row_ids)
-                parts.append(f"SELECT '{model.__entity__}', id FROM {table} WHERE id IN ({marks})")
-                params += row_ids
-        if not parts:
-            return set()
-        found = self.conn.exec_driver_sql(" UNION ALL ".join(parts), tuple(params))
-        return {(entity, row_id) for entity, row_id in found}
 
     def seat_holders(self, doctor: str, row_id: str, start: datetime, end: datetime) -> list[SeatHolder]:
         """The other appointments holding a seat that overlaps [start, end), earliest first."""
@@ -292,7 +318,9 @@ class RowWriter:
         version = current["version"] + 1
         stamp = max(current["hlc"] or "", hlc)
         values = {**changes, "version": version, "hlc": stamp, "updated_at": self.now, ROW_ID: current["id"]}
-        self.conn.execute(_update_by_id(table), values)
+        conn = self.conn
+        self.writing()
+        conn.execute(_update_by_id(table), values)
         self._record(model, current["id"], version, device_id, hlc, changes.keys())
         self._keep_current(model, {**current, **changes})
         return version
