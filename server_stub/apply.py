@@ -23,7 +23,7 @@ from desktop.domain import appointments as appt
 from desktop.domain import queue as q
 from desktop.domain.clock import HybridLogicalClock
 from desktop.domain.errors import ClinicError
-from desktop.domain.ids import new_id
+from desktop.domain.ids import human_code, new_id
 from desktop.domain.patients import SEXES, check_birth_date, clean_name, name_key
 from desktop.domain.prescriptions import PrescriptionStatus, validate_medicines
 from desktop.domain.scheduling import free_slots
@@ -43,7 +43,7 @@ from desktop.store.models import (
 from desktop.sync.protocol import Op, OpResult, PushRequest, PushResponse
 from server_stub.db import one_of, pipelined
 from server_stub.models import AppliedOp
-from server_stub.rows import RowWriter, existing_rows, lock_clinic
+from server_stub.rows import CODED, Existing, RowWriter, existing_rows, lock_clinic
 
 # Entities only staff devices (desks) may change; kiosks and boards are refused.
 STAFF_ONLY = frozenset(
@@ -105,13 +105,17 @@ def push_together(conn: Connection, pushes: Pushes) -> list[PushResponse]:
     lock_clinic(conn, first.clinic_id)
     ops = [op for _, request in pushes for op in request.ops]
     rows: dict[type[Synced], list[str]] = {}
+    codes: dict[type[Synced], list[str]] = {}
     for op in ops:
-        rows.setdefault(ENTITY_MODELS[op.entity], []).append(op.entity_id)
-    existing, answered = existing_rows(conn, rows, [op.op_id for op in ops])
+        model = ENTITY_MODELS[op.entity]
+        rows.setdefault(model, []).append(op.entity_id)
+        if model in CODED and op.base_version == 0 and isinstance(op.data.get("code"), str):
+            codes.setdefault(model, []).append(op.data["code"])
+    existing = existing_rows(conn, rows, [op.op_id for op in ops], codes)
     seen: dict[str, dict[str, Any]] = {}
-    if answered:  # a push sent again
+    if existing.answered:  # a push sent again
         query = _answered(conn.dialect.name)
-        seen = {op_id: result for op_id, result in conn.execute(query, {"b_ids": sorted(answered)})}
+        seen = {op_id: result for op_id, result in conn.execute(query, {"b_ids": sorted(existing.answered)})}
     try:
         return _apply_all(conn, pushes, dict(seen), existing, one_by_one=False)
     except _OneByOne:
@@ -122,7 +126,7 @@ def _apply_all(
     conn: Connection,
     pushes: Pushes,
     seen: dict[str, dict[str, Any]],
-    existing: set[tuple[str, str]],
+    existing: Existing,
     *,
     one_by_one: bool,
 ) -> list[PushResponse]:
@@ -143,7 +147,10 @@ def _apply_all(
     wanted: dict[type[Synced], list[str]] = {}
     for op in fresh:
         wanted.setdefault(ENTITY_MODELS[op.entity], []).append(op.entity_id)
-    writer.prefetch(wanted, existing)
+    writer.prefetch(wanted, existing.rows)
+    if writer.codes is not None:
+        asked = [(op.entity, op.data["code"]) for op in fresh if isinstance(op.data.get("code"), str)]
+        writer.codes.learn(asked, existing.codes)
     if not one_by_one:
         _read_ahead(writer, fresh)
     answers: list[PushResponse] = []
@@ -357,6 +364,7 @@ def _create(
     if missing:
         raise Rejected(f"The field '{missing}' is required.", f"data.{missing}")
     _validate(model, row, None, ctx)
+    recoded = _new_code_if_taken(writer, model, row)
     conflict_id = None
     status = "applied"
     if model is Appointment:
@@ -364,7 +372,26 @@ def _create(
     version = writer.insert(model, row, device_id=ctx.device_id, hlc=op.hlc)
     if model is Patient:
         conflict_id = _flag_duplicate_patient(writer, row)
-    return OpResult(op_id=op.op_id, status=status, version=version, conflict_id=conflict_id)  # type: ignore[arg-type]
+    return OpResult(op_id=op.op_id, status=status, version=version, conflict_id=conflict_id or recoded)  # type: ignore[arg-type]
+
+
+def _new_code_if_taken(writer: RowWriter, model: type[Synced], row: dict[str, Any]) -> str | None:
+    """Two devices offline may draw the same human code: the later one gets a new code, logged."""
+    if model not in CODED or not writer.code_taken(model, row["code"]):
+        return None
+    ours = row["code"]
+    prefix = ours.partition("-")[0]
+    while writer.code_taken(model, row["code"]):
+        row["code"] = human_code(prefix)
+    return writer.log_conflict(
+        entity=model.__entity__,
+        entity_id=row["id"],
+        resolution="server_won",
+        field="code",
+        ours=ours,
+        theirs=row["code"],
+        detail=f"Another record had the code {ours} already: this one is {row['code']} now.",
+    )
 
 
 def _update(

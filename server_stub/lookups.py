@@ -188,3 +188,25 @@ class LookAlikes:
             self._people.pop(row["id"], None)
         else:
             self._people[row["id"]] = _Person(row["name_key"], row.get("phone") or None, row["birth_date"])
+
+
+class TakenCodes:
+    """Human codes (`PAT-…`, `APT-…`) known to be taken or free on the server, of those asked,
+    kept current as rows are written (a code is never freed: deleted rows keep theirs)."""
+
+    def __init__(self) -> None:
+        self._asked: set[tuple[str, str]] = set()
+        self._taken: set[tuple[str, str]] = set()
+
+    def learn(self, asked: Iterable[tuple[str, str]], taken: Iterable[tuple[str, str]]) -> None:
+        self._asked.update(asked)
+        self._taken.update(taken)
+
+    def knows(self, entity: str, code: str) -> bool:
+        return (entity, code) in self._asked or (entity, code) in self._taken
+
+    def taken(self, entity: str, code: str) -> bool:
+        return (entity, code) in self._taken
+
+    def written(self, entity: str, code: str) -> None:
+        self._taken.add((entity, code))

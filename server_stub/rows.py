@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from itertools import groupby
@@ -33,7 +34,7 @@ from desktop.domain.clock import HybridLogicalClock
 from desktop.domain.ids import new_id
 from desktop.store.models import Appointment, Patient, SyncConflict, Synced
 from server_stub.db import one_of
-from server_stub.lookups import LookAlikes, SeatHolder, SeatHolders, same_person_key
+from server_stub.lookups import LookAlikes, SeatHolder, SeatHolders, TakenCodes, same_person_key
 from server_stub.models import AppliedOp, ChangeLog, ClinicLock, RowChange
 
 # The statements of the hot path, built once and executed with parameters: building a statement
@@ -55,6 +56,11 @@ def _select_by_ids(table: Table, dialect: str) -> Select[Any]:
 
 
 @cache
+def _select_code(table: Table) -> Select[Any]:
+    return select(table.c.id).where(table.c.code == bindparam("b_code")).limit(1)
+
+
+@cache
 def _insert(table: Table) -> Insert:
     return insert(table)
 
@@ -63,6 +69,9 @@ def _insert(table: Table) -> Insert:
 def _update_by_id(table: Table) -> Update:
     return update(table).where(table.c.id == bindparam(ROW_ID))
 
+
+# Rows with a unique human code (`PAT-7K3Q9`, `APT-…`) that two devices may draw alike offline.
+CODED: tuple[type[Synced], ...] = (Patient, Appointment)
 
 UNLOG: Delete = delete(ChangeLog).where(
     ChangeLog.entity == bindparam("b_entity"), ChangeLog.entity_id == bindparam("b_entity_id")
@@ -93,32 +102,45 @@ def lock_clinic(conn: Connection, clinic_id: str) -> None:
         conn.execute(_LOCK, {"b_clinic": clinic_id})
 
 
+@dataclass(frozen=True)
+class Existing:
+    """What of a push is on the server already (`existing_rows`)."""
+
+    rows: set[tuple[str, str]]  # (entity, id)
+    answered: set[str]  # op ids
+    codes: set[tuple[str, str]]  # (entity, human code) taken
+
+
 def existing_rows(
-    conn: Connection, ids: Mapping[type[Synced], Iterable[str]], op_ids: Iterable[str] = ()
-) -> tuple[set[tuple[str, str]], set[str]]:
-    """(entity, id) of those rows that exist, and which of `op_ids` were answered already, in one
-    plain statement (a push holds at most 1000 ids; SQLAlchemy would build a new statement for
-    every mix of tables and counts)."""
+    conn: Connection,
+    ids: Mapping[type[Synced], Iterable[str]],
+    op_ids: Iterable[str] = (),
+    codes: Mapping[type[Synced], Iterable[str]] | None = None,
+) -> Existing:
+    """Which of these rows exist, which of `op_ids` were answered already and which of these human
+    codes are taken, in one plain statement (a push holds at most 1000 ids; SQLAlchemy would build
+    a new statement for every mix of tables and counts)."""
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     quote = conn.dialect.identifier_preparer.quote
+    asked = [("row", m.__entity__, m.__tablename__, "id", list(v)) for m, v in ids.items()]  # type: ignore[attr-defined]
+    asked.append(("op", "", AppliedOp.__tablename__, "op_id", list(op_ids)))
+    asked += [("code", m.__entity__, m.__tablename__, "code", list(v)) for m, v in (codes or {}).items()]  # type: ignore[attr-defined]
     parts: list[str] = []
     params: list[str] = []
-    asked = [(m.__entity__, m.__tablename__, "id", list(row_ids)) for m, row_ids in ids.items()]  # type: ignore[attr-defined]
-    asked.append(("", AppliedOp.__tablename__, "op_id", list(op_ids)))
-    for entity, table, column, values in asked:
+    for kind, entity, table, column, values in asked:
         if values:
             marks = ", ".join(mark for _ in values)
-            parts.append(f"SELECT '{entity}', {column} FROM {quote(table)} WHERE {column} IN ({marks})")
+            select_ = f"SELECT '{kind}', '{entity}', {column} FROM {quote(table)}"
+            parts.append(f"{select_} WHERE {column} IN ({marks})")
             params += values
-    rows: set[tuple[str, str]] = set()
-    answered: set[str] = set()
+    found = Existing(set(), set(), set())
     if parts:
-        for entity, value in conn.exec_driver_sql(" UNION ALL ".join(parts), tuple(params)):
-            if entity:
-                rows.add((entity, value))
+        for kind, entity, value in conn.exec_driver_sql(" UNION ALL ".join(parts), tuple(params)):
+            if kind == "op":
+                found.answered.add(value)
             else:
-                answered.add(value)
-    return rows, answered
+                (found.rows if kind == "row" else found.codes).add((entity, value))
+    return found
 
 
 class RowWriter:
@@ -162,6 +184,7 @@ class RowWriter:
         # What the writes of a batched pass read, kept current as it writes (lookups.py).
         self.seats = SeatHolders() if batched else None
         self.look_alikes = LookAlikes(clinic_id) if batched else None
+        self.codes = TakenCodes() if batched else None
         self._known: dict[tuple[str, str], RowMapping | None] = {}  # prefetched rows, untouched since
         self._writes: Counter[str] = Counter()  # rows written per entity; "*": rollbacks
         self._memo: dict[Hashable, tuple[tuple[int, ...], Any]] = {}
@@ -280,6 +303,16 @@ class RowWriter:
             look_alikes.read(self.conn, [same_person_key(row)])
         return look_alikes.first_match(row)
 
+    def code_taken(self, model: type[Synced], code: str) -> bool:
+        """Whether another row of `model` has this human code."""
+        codes = self.codes if self.codes is not None else TakenCodes()
+        entity = model.__entity__
+        if not codes.knows(entity, code):
+            table = model.__table__  # type: ignore[attr-defined]
+            found = self.conn.execute(_select_code(table), {"b_code": code}).first()
+            codes.learn([(entity, code)], [(entity, code)] if found else [])
+        return codes.taken(entity, code)
+
     def get(self, model: type[Synced], row_id: str) -> RowMapping | None:
         key = (model.__entity__, row_id)
         if key in self._known:
@@ -326,6 +359,8 @@ class RowWriter:
         return version
 
     def _keep_current(self, model: type[Synced], row: Mapping[str, Any]) -> None:
+        if self.codes is not None and row.get("code") and model in CODED:
+            self.codes.written(model.__entity__, row["code"])
         if model is Appointment and self.seats is not None:
             self.seats.written(row)
         elif model is Patient and self.look_alikes is not None:

@@ -175,3 +175,42 @@ def test_concurrent_pushes_are_each_answered_and_applied_once(
     assert sorted(op_id for op_id, _ in applied) == sorted(op_ids)  # each op answered and stored once
     transactions = {applied_at for _, applied_at in applied}
     assert len(transactions) < len(kiosks)  # some pushes waited and were applied together
+
+
+def test_a_human_code_drawn_twice_offline_gets_a_new_code_on_the_server(
+    live_server: LiveServer, new_clinic: ClinicOnServer, device_store: Any
+) -> None:
+    """Two devices drew the same code offline: the later record is kept under a new code, and the
+    change is in the conflict log; within one push too."""
+    one, one_store = kiosk(live_server, new_clinic, device_store, "kiosk-1")
+    two, two_store = kiosk(live_server, new_clinic, device_store, "kiosk-2")
+    first = book_walk_up(one_store, new_clinic, "Ana Silva", 14)
+    second = book_walk_up(two_store, new_clinic, "Ben Okafor", 15)
+    ones = journal_ops(one_store)
+    taken = next(op["data"]["code"] for op in ones if op["entity"] == "appointment")
+    twos = journal_ops(two_store)
+    for op in twos:
+        if op["entity"] == "appointment":
+            op["data"] = {**op["data"], "code": taken}
+    same_person_code = [
+        patient_op(new_clinic.clinic_id, full_name=name, name_key=name.lower(), code="PAT-SAME1")
+        for name in ("Cleo Park", "Dev Rao")
+    ]
+    assert set(statuses(push(live_server, one, ones))) == {"applied"}
+    answer = push(live_server, two, twos + same_person_code)
+    assert set(statuses(answer)) == {"applied"}
+
+    kept = live_server.row("appointment", first)
+    recoded = live_server.row("appointment", second)
+    assert kept is not None and recoded is not None
+    assert kept["code"] == taken and recoded["code"] != taken and recoded["code"].startswith("APT-")
+    assert recoded["status"] == "confirmed" and recoded["seat"] == 1
+    cleo, dev = (live_server.row("patient", op["entity_id"]) for op in same_person_code)
+    assert cleo is not None and dev is not None
+    assert cleo["code"] == "PAT-SAME1" and dev["code"] != "PAT-SAME1"
+    flagged = {r["conflict_id"] for r in answer["results"] if r["conflict_id"]}
+    logged = [live_server.row("sync_conflict", c) for c in flagged]
+    by_entity = {c["entity_id"]: c for c in logged if c is not None and c["field"] == "code"}
+    assert by_entity[second]["ours"] == taken and by_entity[second]["theirs"] == recoded["code"]
+    assert by_entity[second]["resolution"] == "server_won"
+    assert by_entity[same_person_code[1]["entity_id"]]["theirs"] == dev["code"]

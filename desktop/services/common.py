@@ -94,7 +94,7 @@ def unused_code(session: Session, model: type[M], prefix: str) -> str:
 
     Five random characters give ~33 million codes: a busy clinic draws a taken one now and then,
     so draw again rather than fail the booking. (Two devices drawing the same code offline is
-    far rarer; the server refuses the second and keeps it in the conflict log.)
+    far rarer; the server gives the later record a new code and logs it as a conflict.)
     """
     query = _code_taken(model)
     while True:
