@@ -45,8 +45,8 @@ def create_server_engine(url: str, *, read_only: bool = False) -> Engine:
         assert parsed.database, "a SQLite server database needs a file"
         return sqlite_engine(Path(parsed.database), begin="BEGIN" if read_only else "BEGIN IMMEDIATE")
     # No ping before each use of a pooled connection: it is a round trip for every request. After
-    # PostgreSQL restarts, the first request on a dead connection fails (500, nothing written; the
-    # device's sync worker tries again after its back-off) and SQLAlchemy replaces the pool.
+    # PostgreSQL restarts, the first request on a dead connection fails with a 503 (nothing
+    # written; devices retry it) and SQLAlchemy replaces the pool's connections.
     return create_engine(url, pool_size=10, max_overflow=40)
 
 

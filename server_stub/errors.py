@@ -121,12 +121,16 @@ def is_busy(exc: OperationalError) -> bool:
 async def _operational(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, OperationalError)
     if is_busy(exc):
-        # Devices retry a 503 on their own; nothing was written (the transaction never began).
-        log.warning("busy: %s %s answered 503", request.method, request.url.path)
-        response = error_response(503, "The server is busy. The change is kept and will be sent again.")
-        response.headers["Retry-After"] = str(BUSY_RETRY_AFTER_S)
-        return response
-    return await _unexpected(request, exc)
+        reason = "The server is busy."
+    elif exc.connection_invalidated:  # PostgreSQL restarted: SQLAlchemy has replaced the pool
+        reason = "The server had lost its database connection."
+    else:
+        return await _unexpected(request, exc)
+    # Devices retry a 503 on their own; nothing was written (the transaction never committed).
+    log.warning("%s %s answered 503: %s", request.method, request.url.path, reason)
+    response = error_response(503, f"{reason} The change is kept and will be sent again.")
+    response.headers["Retry-After"] = str(BUSY_RETRY_AFTER_S)
+    return response
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
