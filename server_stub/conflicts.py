@@ -206,7 +206,8 @@ def _keep_device(r: Resolution) -> None:
 
 
 def _double_booking(r: Resolution) -> Any:
-    if r.conflict["entity"] != "appointment":
+    # A double booking is logged on the appointment's start; a new code (field `code`) is not one.
+    if r.conflict["entity"] != "appointment" or r.conflict["field"] != "starts_at":
         raise InvalidInput(f"'{r.request.choice}' applies to double bookings only.", field="choice")
     loser = r.writer.get(Appointment, r.conflict["entity_id"])
     if loser is None:

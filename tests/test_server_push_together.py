@@ -214,3 +214,11 @@ def test_a_human_code_drawn_twice_offline_gets_a_new_code_on_the_server(
     assert by_entity[second]["ours"] == taken and by_entity[second]["theirs"] == recoded["code"]
     assert by_entity[second]["resolution"] == "server_won"
     assert by_entity[same_person_code[1]["entity_id"]]["theirs"] == dev["code"]
+
+    # Not a double booking: a desk cannot cancel the appointment from this record; it can close it.
+    staff = live_server.user_session(new_clinic.desk, new_clinic.doctor_username)
+    resolve = live_server.url(f"/v1/conflicts/{by_entity[second]['id']}/resolve")
+    refused = staff.post(resolve, json={"choice": "cancel"})
+    assert refused.status_code == 422 and "double bookings only" in refused.json()["detail"]
+    assert live_server.row("appointment", second)["status"] == "confirmed"  # type: ignore[index]
+    assert staff.post(resolve, json={"choice": "dismiss"}).status_code == 200
