@@ -1,8 +1,9 @@
 """Applying a device's pushed ops (SYNC.md, "Push: how the server applies one op").
 
-One request transaction, one savepoint per op: an op is applied whole or not at all, and the
-answer is built only from what the transaction will commit. Validation uses the same domain
-rules as the device (desktop.domain), never a copy.
+The pushes of a clinic that wait together are applied in one transaction (pushes.py), and every
+op is applied whole or not at all (`push_together`: one savepoint for a pass that refuses
+nothing, else one per op); each answer is built only from what the transaction will commit.
+Validation uses the same domain rules as the device (desktop.domain), never a copy.
 """
 
 from __future__ import annotations
