@@ -172,12 +172,13 @@ def authenticate_all(
     conn: Connection, tokens: Sequence[str | None], *, now: datetime
 ) -> list[Caller | Unauthorised]:
     """`authenticate` for each token, with one query for all the device tokens among them."""
-    hashes = sorted({digest(token) for token in tokens if token})
+    hashes = {token: digest(token) for token in tokens if token}
     query = _devices_by_tokens(conn.dialect.name)
-    devices = {row.token_hash: row for row in conn.execute(query, {"b_hashes": hashes})}
+    params = {"b_hashes": sorted(set(hashes.values()))}
+    devices = {row.token_hash: row for row in conn.execute(query, params)}
     callers: list[Caller | Unauthorised] = []
     for token in tokens:
-        device = devices.get(digest(token)) if token else None
+        device = devices.get(hashes[token]) if token else None
         if device is not None and not device.revoked:
             callers.append(_caller(device, None))
             continue

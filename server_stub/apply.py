@@ -150,8 +150,7 @@ def _apply_all(
         wanted.setdefault(ENTITY_MODELS[op.entity], []).append(op.entity_id)
     writer.prefetch(wanted, existing.rows)
     if writer.codes is not None:
-        asked = [(op.entity, op.data["code"]) for op in fresh if isinstance(op.data.get("code"), str)]
-        writer.codes.learn(asked, existing.codes)
+        writer.codes.learn(existing.codes_asked, existing.codes)
     if not one_by_one:
         _read_ahead(writer, fresh)
     answers: list[PushResponse] = []

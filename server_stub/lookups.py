@@ -100,10 +100,11 @@ class SeatHolders:
 
     def written(self, row: Mapping[str, Any]) -> None:
         """An appointment as it was just written."""
-        self._drop(row["id"])
         if holds_seat(row):
             holder = SeatHolder(row["id"], row["starts_at"], row["ends_at"], row["seat"])
             self._put(row["clinician_id"], holder)
+        else:
+            self._drop(row["id"])
 
     def _put(self, doctor: str, holder: SeatHolder) -> None:
         self._drop(holder.id)

@@ -108,7 +108,8 @@ class Existing:
 
     rows: set[tuple[str, str]]  # (entity, id)
     answered: set[str]  # op ids
-    codes: set[tuple[str, str]]  # (entity, human code) taken
+    codes_asked: set[tuple[str, str]]  # (entity, human code) looked for
+    codes: set[tuple[str, str]]  # of those, the taken ones
 
 
 def existing_rows(
@@ -133,7 +134,8 @@ def existing_rows(
             select_ = f"SELECT '{kind}', '{entity}', {column} FROM {quote(table)}"
             parts.append(f"{select_} WHERE {column} IN ({marks})")
             params += values
-    found = Existing(set(), set(), set())
+    codes_asked = {(m.__entity__, code) for m, values in (codes or {}).items() for code in values}
+    found = Existing(set(), set(), codes_asked, set())
     if parts:
         for kind, entity, value in conn.exec_driver_sql(" UNION ALL ".join(parts), tuple(params)):
             if kind == "op":

@@ -36,6 +36,7 @@ from tests.sync_support import (
     new_device,
     register,
     set_hours,
+    wait_for,
 )
 
 MakeDevice = Callable[..., Device]
@@ -545,9 +546,7 @@ def test_a_page_that_fails_to_apply_keeps_the_last_cursor_and_the_page_fetched_a
 
     def apply_fails_on_the_second_page(page: Any, since: int) -> int:
         if applied:
-            deadline = time.monotonic() + 10
-            while len(pulls.answered) < 3 and time.monotonic() < deadline:
-                time.sleep(0.005)  # the third page has arrived, fetched ahead
+            wait_for(lambda: len(pulls.answered) >= 3, timeout=10)  # the third page, fetched ahead
             raise Crash
         applied.append(page.next)
         return real_apply(page, since)
@@ -576,9 +575,7 @@ def test_a_cancel_throws_the_page_fetched_ahead_away(
     def after_two_pages() -> bool:
         if len(pages) < 2:
             return False
-        deadline = time.monotonic() + 10
-        while len(pulls.asked) < 3 and time.monotonic() < deadline:
-            time.sleep(0.005)  # until the third page is being fetched ahead
+        wait_for(lambda: len(pulls.asked) >= 3, timeout=10)  # the third page is being fetched ahead
         return True
 
     report = fresh.sync(progress=pages.append, cancel=after_two_pages)
