@@ -62,7 +62,9 @@ def worker_for(
 
 def test_syncs_at_start_and_soon_after_local_changes(desk: Device) -> None:
     counting = Counting()
-    worker = worker_for(desk, interval=60, debounce=0.2, engine_factory=counting)
+    # Longer than any one registration takes on a loaded machine, so the burst below is one burst
+    # (at 0.2 s a slow registration let the worker sync mid-burst, and 10 pending was never seen).
+    worker = worker_for(desk, interval=60, debounce=1.0, engine_factory=counting)
     seen: list[SyncStatus] = []
     worker.on_status(seen.append)
     worker.start()
