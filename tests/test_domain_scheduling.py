@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import random
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -295,3 +296,91 @@ def test_a_slot_list_reads_like_a_list_of_slots() -> None:
     assert found.at(at(MONDAY, 9, 30)) == expected[1]
     assert found.at(at(MONDAY, 9)) is None  # booked: not offered
     assert found.at(at(MONDAY, 9, 31)) is None  # not a slot start
+
+
+def _slots_one_by_one(
+    sched: DoctorSchedule,
+    calendar: ClinicCalendar,
+    first: date,
+    last: date,
+    booked: Sequence[tuple[int, int]],
+    now: datetime,
+    include_full: bool,
+) -> list[Slot]:
+    """The rules of free_slots applied slot by slot, as a person would: the reference for it."""
+    out = []
+    earliest = now + calendar.min_notice
+    day = first
+    while day <= last:
+        windows = [w for w in sched.hours if w.applies_to(day)]
+        off = day in calendar.holidays or any(leave.covers(day) for leave in sched.leave)
+        day_start = datetime.combine(day, time(0), tzinfo=calendar.tz).timestamp()
+        day_end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=calendar.tz).timestamp()
+        that_day = [b for b in booked if day_start <= b[0] < day_end]
+        caps = [w.daily_cap for w in windows if w.daily_cap is not None]
+        if not off and not (caps and len(that_day) >= min(caps)):
+            for w in sorted(windows, key=lambda w: w.start):
+                start = datetime.combine(day, w.start, tzinfo=calendar.tz).astimezone(UTC)
+                end = datetime.combine(day, w.end, tzinfo=calendar.tz).astimezone(UTC)
+                length, step = (
+                    timedelta(minutes=w.slot_minutes),
+                    timedelta(minutes=w.slot_minutes + w.buffer_minutes),
+                )
+                breaks = [
+                    (
+                        datetime.combine(day, b.start, tzinfo=calendar.tz),
+                        datetime.combine(day, b.end, tzinfo=calendar.tz),
+                    )
+                    for b in sched.breaks
+                    if b.weekday == day.weekday()
+                ]
+                t = start
+                while t + length <= end:
+                    overlaps = sum(1 for a, b in booked if a < (t + length).timestamp() and b > t.timestamp())
+                    on_break = any(a < t + length and b > t for a, b in breaks)
+                    if t >= earliest and not on_break and (include_full or overlaps < w.capacity):
+                        out.append(Slot(sched.clinician_id, t, t + length, w.capacity, overlaps))
+                    t += step
+        day += timedelta(days=1)
+    return out
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_free_slots_agree_with_working_through_the_rules_slot_by_slot(seed: int) -> None:
+    rng = random.Random(seed)
+    tz = rng.choice((BERLIN, NEW_YORK, ZoneInfo("Asia/Kolkata"), ZoneInfo("UTC")))
+    first = date(2026, 3, 1) + timedelta(days=rng.randrange(0, 250))
+    last = first + timedelta(days=rng.randrange(0, 21))
+    windows = []
+    for weekday in rng.sample(range(7), rng.randrange(1, 6)):
+        start = rng.randrange(0, 14)
+        windows.append(
+            WorkingHours(
+                weekday,
+                time(start, rng.choice((0, 30))),
+                time(start + rng.randrange(2, 9), rng.choice((0, 15))),
+                slot_minutes=rng.choice((10, 15, 20, 30)),
+                capacity=rng.choice((1, 1, 2, 3)),
+                buffer_minutes=rng.choice((0, 0, 5)),
+                daily_cap=rng.choice((None, None, 6)),
+                valid_from=rng.choice((None, first + timedelta(days=3))),
+            )
+        )
+    breaks = tuple(Break(w.weekday, time(w.start.hour + 1), time(w.start.hour + 1, 20)) for w in windows[:2])
+    leave = (Leave(first + timedelta(days=2), first + timedelta(days=4)),) if rng.random() < 0.5 else ()
+    sched = DoctorSchedule("doc", tuple(windows), breaks, leave)
+    calendar = ClinicCalendar(
+        tz, frozenset({first + timedelta(days=5)}), timedelta(minutes=rng.choice((0, 90)))
+    )
+    base = int(datetime.combine(first, time(0), tzinfo=tz).timestamp())
+    span = (last - first).days * 86_400 + 86_400
+    booked = sorted(
+        (a, a + rng.choice((600, 900, 1800, 3600)))
+        for a in (base + rng.randrange(0, span // 300) * 300 for _ in range(rng.randrange(0, 60)))
+    )
+    now = datetime.fromtimestamp(base + rng.randrange(-86_400, span // 2), UTC)
+    for include_full in (False, True):
+        expected = _slots_one_by_one(sched, calendar, first, last, booked, now, include_full)
+        assert (
+            free_slots(sched, calendar, first, last, booked, now=now, include_full=include_full) == expected
+        )

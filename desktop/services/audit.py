@@ -18,7 +18,7 @@ def record(
     patient_id: str | None,
     detail: str = "",
 ) -> AuditEvent:
-    return uow.add(
+    return uow.insert(
         AuditEvent(
             clinic_id=clinic_id,
             at=uow.now(),

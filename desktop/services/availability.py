@@ -29,8 +29,9 @@ from desktop.domain.scheduling import (
 )
 from desktop.services.common import Actor, ClinicInfo, current_clinic, get
 from desktop.store.models import Appointment, Availability, Clinic, Clinician
+from desktop.store.prepared import Prepared
 from desktop.store.reference import cached
-from desktop.store.types import epoch_seconds
+from desktop.store.types import epoch_seconds, int_list
 from desktop.store.uow import UnitOfWork
 
 _ACTIVE = [s.value for s in ACTIVE_STATUSES]
@@ -204,23 +205,31 @@ class RuleRow(NamedTuple):
 # of a result row costs ~0.5 µs, of a named tuple a tenth of that).
 _r = Availability.__table__.c
 _RULES = select(*(_r[name] for name in RuleRow._fields)).where(_r.deleted.is_(False))
-# Thousands of rows for a month of a clinic, so: epoch seconds computed by the database, no
-# datetime per value; table columns, so the rows skip the ORM's loading; and (doctor, start)
-# order, which the (clinician_id, starts_at) index gives without a sort.
+# Thousands of appointments for a month of a clinic, so: epoch seconds computed by the database,
+# no datetime per value; table columns, so the rows skip the ORM's loading; and one row per doctor
+# with their starts and ends as two lists (in the same row order, so they pair up).
 _a = Appointment.__table__.c
-_BOOKED = (
-    select(_a.clinician_id, epoch_seconds(_a.starts_at), epoch_seconds(_a.ends_at))
-    .where(
-        _a.clinician_id.in_(bindparam("ids", expanding=True)),
-        _a.starts_at < bindparam("end"),
-        _a.starts_at >= bindparam("since"),  # keeps the index range short
-        _a.ends_at > bindparam("start"),
-        _a.status.in_(_ACTIVE),
-        _a.deleted.is_(False),
-    )
-    .order_by(_a.clinician_id, _a.starts_at)
+_IN_RANGE = (
+    _a.starts_at < bindparam("end"),
+    _a.starts_at >= bindparam("since"),  # keeps the index range short
+    _a.ends_at > bindparam("start"),
+    _a.status.in_(_ACTIVE),
+    _a.deleted.is_(False),
 )
-_BOOKED_EXCLUDING = _BOOKED.where(_a.id != bindparam("exclude"))
+_BOOKED_COLUMNS = (
+    _a.clinician_id,
+    int_list(epoch_seconds(_a.starts_at)),
+    int_list(epoch_seconds(_a.ends_at)),
+)
+_BOOKED = (
+    select(*_BOOKED_COLUMNS)
+    .where(_a.clinician_id.in_(bindparam("ids", expanding=True)), *_IN_RANGE)
+    .group_by(_a.clinician_id)
+)
+# One doctor's, as every booking checks its slot: prepared (desktop/store/prepared.py).
+_BOOKED_ONE = select(*_BOOKED_COLUMNS).where(_a.clinician_id == bindparam("doctor"), *_IN_RANGE)
+_BOOKED_OF = Prepared(_BOOKED_ONE.group_by(_a.clinician_id))
+_BOOKED_OF_EXCLUDING = Prepared(_BOOKED_ONE.where(_a.id != bindparam("exclude")).group_by(_a.clinician_id))
 
 
 def build_schedules(rules: Iterable[Rule]) -> dict[str, DoctorSchedule]:
@@ -275,19 +284,19 @@ def booked_intervals(
     session: Session, clinician_ids: list[str], start: datetime, end: datetime, *, exclude: str | None = None
 ) -> dict[str, list[tuple[int, int]]]:
     """Each doctor's active appointments in [start, end) as sorted (start, end) epoch seconds."""
-    params = {"ids": clinician_ids, "start": start, "end": end, "since": start - LONGEST_APPOINTMENT}
-    rows = (
-        session.execute(_BOOKED_EXCLUDING, {**params, "exclude": exclude})
-        if exclude
-        else session.execute(_BOOKED, params)
-    )
-    out: dict[str, list[tuple[int, int]]] = defaultdict(list)
-    # Fetched in batches: all the result rows alive at once would outlive the garbage collector's
-    # young generations and bring on extra full collections.
-    for batch in rows.partitions(1000):
-        for cid, s, e in batch:
-            out[cid].append((s, e))
-    return out
+    params = {"start": start, "end": end, "since": start - LONGEST_APPOINTMENT}
+    rows: Iterable[tuple[str, list[int], list[int]]]
+    if exclude is not None:
+        if len(clinician_ids) != 1:
+            raise ValueError("an excluded appointment is one doctor's")
+        rows = _BOOKED_OF_EXCLUDING.rows(session, {**params, "doctor": clinician_ids[0], "exclude": exclude})
+    elif len(clinician_ids) == 1:
+        rows = _BOOKED_OF.rows(session, {**params, "doctor": clinician_ids[0]})
+    else:
+        rows = session.execute(_BOOKED, {**params, "ids": clinician_ids}).tuples()
+    # Sorted here: an aggregate's order is not defined by SQL (it is the index order in practice,
+    # which makes the sort a single pass).
+    return {cid: sorted(zip(starts, ends, strict=True)) for cid, starts, ends in rows}
 
 
 def find_free_slots(

@@ -43,6 +43,7 @@ from desktop.services.common import (
     unused_code,
 )
 from desktop.store.models import Appointment, WaitlistEntry
+from desktop.store.prepared import Prepared
 from desktop.store.uow import UnitOfWork
 
 _ACTIVE = [s.value for s in ACTIVE_STATUSES]
@@ -113,7 +114,7 @@ def _next_free_hint(clinic: ClinicInfo, slots: SlotList, after: datetime) -> str
 # Booking's own queries, built once (see availability._RULES for why), on table columns: the rows
 # skip the ORM's loading. Such statements do not autoflush: `book` flushes before its checks.
 _a = Appointment.__table__.c
-_PATIENT_CLASH = (
+_PATIENT_CLASH = Prepared(
     select(_a.starts_at, _a.code)
     .where(
         _a.patient_id == bindparam("patient"),
@@ -136,7 +137,7 @@ _SEATS_TAKEN = select(_a.seat).where(
 def _check_patient_free(
     session: Session, patient: PatientBrief, start: datetime, end: datetime, clinic: ClinicInfo
 ) -> None:
-    clash = session.execute(_PATIENT_CLASH, {"patient": patient.id, "start": start, "end": end}).first()
+    clash = _PATIENT_CLASH.first(session, {"patient": patient.id, "start": start, "end": end})
     if clash is not None:
         starts_at, code = clash
         raise BookingConflict(
@@ -146,16 +147,19 @@ def _check_patient_free(
         )
 
 
-def _free_seat(session: Session, doctor_id: str, start: datetime, capacity: int) -> int:
-    taken = set(session.scalars(_SEATS_TAKEN, {"doctor": doctor_id, "start": start}))
+def _free_seat(session: Session, doctor_id: str, slot: Slot) -> int:
+    if slot.taken == 0:  # nothing overlaps the slot, so no appointment starting with it holds a seat
+        return 1
+    taken = set(session.scalars(_SEATS_TAKEN, {"doctor": doctor_id, "start": slot.start}))
+    capacity = slot.capacity
     return next(seat for seat in range(1, capacity + len(taken) + 2) if seat not in taken)
 
 
-def _flush_claiming_seat(uow: UnitOfWork, doctor: ClinicianInfo) -> None:
+def _insert_claiming_seat(uow: UnitOfWork, appointment: Appointment, doctor: ClinicianInfo) -> Appointment:
     """Write the booking now: a seat another writer took first (the unique index) is a
     BookingConflict. No savepoint: the error ends the unit of work, which rolls back whole."""
     try:
-        uow.session.flush()
+        return uow.insert(appointment, action="book")
     except IntegrityError:
         raise BookingConflict(
             f"Someone else just booked {doctor.name} at that time. Please pick another slot.",
@@ -203,10 +207,11 @@ def book(
         # compares equal to another zone's, so compare in UTC.
         slot = _slot_at(uow, doctor, starts_at.astimezone(UTC))
         start, end = slot.start, slot.end
-        seat = _free_seat(session, doctor.id, start, slot.capacity)
+        seat = _free_seat(session, doctor.id, slot)
     _check_patient_free(session, patient, start, end, clinic)
     emergency = kind is AppointmentType.EMERGENCY or urgency is Urgency.EMERGENCY
-    appointment = uow.add(
+    appointment = _insert_claiming_seat(
+        uow,
         Appointment(
             clinic_id=clinic.id,
             code=unused_code(uow.session, Appointment, "APT"),
@@ -224,7 +229,7 @@ def book(
             rescheduled_from=rescheduled_from,
             booked_by=uow.device_id or None,
         ),
-        action="book",
+        doctor,
     )
     reminders.schedule(uow, appointment=appointment, patient=patient)
     audit.record(
@@ -237,7 +242,6 @@ def book(
         patient_id=patient.id,
         detail=f"{appointment.code} with {doctor.name} at {local_time_text(clinic, start)}",
     )
-    _flush_claiming_seat(uow, doctor)
     return appointment
 
 

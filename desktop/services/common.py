@@ -10,13 +10,14 @@ from types import MappingProxyType
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from desktop.domain.errors import NotFound
 from desktop.domain.ids import human_code
 from desktop.domain.roles import Role
 from desktop.store.models import Clinic, Clinician, DeviceState, Patient, Synced
+from desktop.store.prepared import Prepared
 from desktop.store.reference import cached
 
 M = TypeVar("M", bound=Synced)
@@ -70,15 +71,17 @@ class PatientBrief:
 # Built once, on table columns: a third of the cost of `session.get`, which builds its statement
 # each time and loads an object. A table-column statement does not autoflush, hence the flush.
 _p = Patient.__table__.c
-_PATIENT_BRIEF = select(_p.id, _p.full_name, _p.birth_date, _p.phone, _p.email, _p.merged_into).where(
-    _p.id == bindparam("id"), _p.deleted.is_(False)
+_PATIENT_BRIEF = Prepared(
+    select(_p.id, _p.full_name, _p.birth_date, _p.phone, _p.email, _p.merged_into).where(
+        _p.id == bindparam("id"), _p.deleted.is_(False)
+    )
 )
 
 
 def patient_brief(session: Session, patient_id: str | None) -> PatientBrief:
     """A live (not tombstoned) patient, or NotFound as `get` gives it."""
     session.flush()  # a patient added or changed in this unit of work is read as it is now
-    row = session.execute(_PATIENT_BRIEF, {"id": patient_id}).first() if patient_id else None
+    row = _PATIENT_BRIEF.first(session, {"id": patient_id}) if patient_id else None
     if row is None:
         raise _not_found(Patient)
     return PatientBrief(*row)
@@ -99,14 +102,14 @@ def unused_code(session: Session, model: type[M], prefix: str) -> str:
     query = _code_taken(model)
     while True:
         code = human_code(prefix)
-        if session.scalar(query, {"code": code}) is None:
+        if query.first(session, {"code": code}) is None:
             return code
 
 
 @cache
-def _code_taken(model: type[Synced]) -> Select[tuple[str]]:
+def _code_taken(model: type[Synced]) -> Prepared:
     column = model.code  # type: ignore[attr-defined]
-    return select(column).where(column == bindparam("code")).limit(1)
+    return Prepared(select(column).where(column == bindparam("code")).limit(1))
 
 
 # Reference data, read through the store's cache (desktop/store/reference.py): plain values, read

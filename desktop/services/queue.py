@@ -36,13 +36,14 @@ from desktop.services.common import (
     patient_brief,
 )
 from desktop.store.models import Appointment, Clinician, QueueToken
+from desktop.store.prepared import Prepared
 from desktop.store.uow import UnitOfWork
 
 RECENT_VISITS = 10
 
 # issue_token's queries, built once (see availability._RULES for why). Clinic and day first: the
 # (clinic_id, day, status) index, not a scan of every token.
-_QUEUED_AS = (
+_QUEUED_AS = Prepared(
     select(QueueToken.code)
     .where(
         QueueToken.clinic_id == bindparam("clinic"),
@@ -53,10 +54,12 @@ _QUEUED_AS = (
     )
     .limit(1)
 )
-_LAST_NUMBER = select(func.max(QueueToken.number)).where(
-    QueueToken.clinic_id == bindparam("clinic"),
-    QueueToken.day == bindparam("day"),
-    QueueToken.letter == bindparam("letter"),
+_LAST_NUMBER = Prepared(
+    select(func.max(QueueToken.number)).where(
+        QueueToken.clinic_id == bindparam("clinic"),
+        QueueToken.day == bindparam("day"),
+        QueueToken.letter == bindparam("letter"),
+    )
 )
 
 
@@ -81,13 +84,13 @@ def issue_token(
     if clinician_id:
         clinician(session, clinician_id)
     if patient is not None:
-        queued_as = session.scalar(_QUEUED_AS, {"clinic": clinic.id, "patient": patient.id, "day": today})
+        queued_as = _QUEUED_AS.scalar(session, {"clinic": clinic.id, "patient": patient.id, "day": today})
         if queued_as is not None:
             raise InvalidInput(
                 f"{patient.full_name} is already in the queue as {queued_as}.", field="patient_id"
             )
-    number = 1 + (session.scalar(_LAST_NUMBER, {"clinic": clinic.id, "day": today, "letter": letter}) or 0)
-    token = uow.add(
+    number = 1 + (_LAST_NUMBER.scalar(session, {"clinic": clinic.id, "day": today, "letter": letter}) or 0)
+    token = uow.insert(
         QueueToken(
             clinic_id=clinic.id,
             day=today,

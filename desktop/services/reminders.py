@@ -19,7 +19,7 @@ def schedule(uow: UnitOfWork, *, appointment: Appointment, patient: PatientBrief
     due = appointment.starts_at - LEAD_TIME
     if channel is None or due <= uow.now():
         return None
-    return uow.add(
+    return uow.insert(
         Reminder(
             clinic_id=appointment.clinic_id,
             appointment_id=appointment.id,

@@ -44,7 +44,9 @@ def sqlite_engine(path: Path, *, begin: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql(begin)
+        # On the DB-API connection: every unit of work and read starts here, and a statement
+        # through SQLAlchemy costs ~40 µs more.
+        conn.connection.driver_connection.execute(begin)
 
     return engine
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -65,3 +66,40 @@ def _epoch_sqlite(element: epoch_seconds, compiler: SQLCompiler, **kw: Any) -> s
 @compiles(epoch_seconds, "postgresql")
 def _epoch_postgresql(element: epoch_seconds, compiler: SQLCompiler, **kw: Any) -> str:
     return f"CAST(FLOOR(EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)})) AS BIGINT)"
+
+
+class IntList(TypeDecorator[list[int]]):
+    """The result of `int_list`: a list of integers, whichever form the database sends it in."""
+
+    impl = BigInteger
+    cache_ok = True
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> list[int]:
+        if value is None:
+            return []
+        return json.loads(value) if isinstance(value, str) else list(value)
+
+
+class int_list(FunctionElement[list[int]]):
+    """An aggregate: the integers of a group, as one list (in the order the rows are read).
+
+    Tens of thousands of result rows cost ~1 µs each in the driver alone; one row per group
+    with its values in a JSON array (SQLite) or an array (PostgreSQL) costs a tenth of that.
+    """
+
+    type = IntList()
+    inherit_cache = True
+    name = "int_list"
+
+    def __init__(self, expression: ColumnElement[int]):
+        super().__init__(expression)
+
+
+@compiles(int_list, "sqlite")
+def _int_list_sqlite(element: int_list, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"json_group_array({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(int_list, "postgresql")
+def _int_list_postgresql(element: int_list, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"array_agg({compiler.process(element.clauses, **kw)})"

@@ -1,0 +1,194 @@
+"""The busiest statements of a device, run on the DB-API connection, compiled once.
+
+Through SQLAlchemy, a small statement costs ~100 µs on top of SQLite's own work on this
+project's machine (its cache key, an execution context, a result object), and a booking runs
+about ten. A `Prepared` statement is compiled once to its SQL and parameter order, with the bind
+and result conversions of its columns' types (SQLAlchemy's own), and then runs on the
+transaction's DB-API connection: the same SQL with the same values, for ~10 µs of Python.
+
+Only on SQLite, the device's database; elsewhere (the server on PostgreSQL) a `Prepared` runs
+through the session like any statement. Like any table-column statement, it does not autoflush.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Insert, Select
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+_DRIVER = "driver_connection"  # session.info: (transaction, its DB-API connection)
+
+Processor = Callable[[Any], Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    sql: str
+    # Per placeholder: the name of a parameter the caller gives, or None for a value fixed in
+    # the statement (a LIMIT, a list of statuses), already converted.
+    names: tuple[str | None, ...]
+    fixed: tuple[Any, ...]
+    binds: tuple[Processor, ...]
+    results: tuple[Processor, ...]
+    # An INSERT's column defaults, for the columns a row leaves out.
+    defaults: tuple[Callable[[], Any] | None, ...]
+
+
+class Prepared:
+    """A SELECT or INSERT with named `bindparam`s, compiled for SQLite on first use."""
+
+    __slots__ = ("_compiled", "statement")
+
+    def __init__(self, statement: Select[Any] | Insert):
+        self.statement = statement
+        self._compiled: _Compiled | None = None
+
+    def rows(self, session: Session, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        connection = _driver_connection(session)
+        if connection is None:
+            return [tuple(row) for row in session.execute(self.statement, params)]
+        compiled = self._compile(session)
+        with _as_sqlalchemy_errors(compiled.sql):
+            rows = connection.execute(compiled.sql, _values(compiled, params)).fetchall()
+        if not any(compiled.results):
+            return rows
+        return [
+            tuple(v if p is None or v is None else p(v) for v, p in zip(row, compiled.results, strict=True))
+            for row in rows
+        ]
+
+    def first(self, session: Session, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
+        rows = self.rows(session, params)
+        return rows[0] if rows else None
+
+    def scalar(self, session: Session, params: Mapping[str, Any]) -> Any:
+        row = self.first(session, params)
+        return None if row is None else row[0]
+
+    def execute(self, session: Session, params: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> None:
+        """Run an INSERT for one row (a mapping) or many (a list of them)."""
+        connection = _driver_connection(session)
+        if connection is None:
+            session.connection().execute(self.statement, params)
+            return
+        compiled = self._compile(session)
+        with _as_sqlalchemy_errors(compiled.sql):
+            if isinstance(params, Mapping):
+                connection.execute(compiled.sql, _values(compiled, params))
+            else:
+                connection.executemany(compiled.sql, [_values(compiled, p) for p in params])
+
+    def _compile(self, session: Session) -> _Compiled:
+        if self._compiled is None:
+            bind = session.get_bind()
+            self._compiled = _compile(self.statement, bind.dialect)
+        return self._compiled
+
+
+@contextmanager
+def _as_sqlalchemy_errors(sql: str) -> Iterator[None]:
+    """SQLite's errors as SQLAlchemy raises them (a unique index: `sqlalchemy.exc.IntegrityError`),
+    so callers catch the same exceptions whichever way a statement ran."""
+    try:
+        yield
+    except sqlite3.Error as error:
+        raise DBAPIError.instance(sql, None, error, sqlite3.Error) from error
+
+
+def _values(compiled: _Compiled, params: Mapping[str, Any]) -> list[Any]:
+    out = []
+    for name, fixed, process, default in zip(
+        compiled.names, compiled.fixed, compiled.binds, compiled.defaults, strict=True
+    ):
+        if name is None:
+            out.append(fixed)
+            continue
+        if name in params:
+            value = params[name]
+        elif default is not None:
+            value = default()
+        elif compiled.results:
+            raise KeyError(name)  # a SELECT's parameter not given
+        else:
+            value = None
+        out.append(value if process is None or value is None else process(value))
+    return out
+
+
+def _compile(statement: Select[Any] | Insert, dialect: Dialect) -> _Compiled:
+    compiled = statement.compile(dialect=dialect)
+    asked = {
+        bind.key: bind
+        for bind in compiled.binds.values()
+        if bind.required or (isinstance(statement, Insert) and bind.value is None)
+    }
+    if any(bind.expanding for bind in asked.values()):
+        raise TypeError("a Prepared statement takes no expanding (IN list) parameter from its caller")
+    # The expanded state renders each IN list of constants as one placeholder per value.
+    expanded = compiled.construct_expanded_state(dict.fromkeys(asked))
+    names: list[str | None] = []
+    fixed: list[Any] = []
+    binds: list[Processor] = []
+    defaults: list[Callable[[], Any] | None] = []
+    for name in expanded.positiontup or ():
+        if name in asked:
+            names.append(name)
+            fixed.append(None)
+            binds.append(asked[name].type.dialect_impl(dialect).bind_processor(dialect))
+            defaults.append(_default_of(statement, name))
+        else:
+            value = expanded.parameters[name]
+            process = _type_of(compiled, name).dialect_impl(dialect).bind_processor(dialect)
+            names.append(None)
+            fixed.append(value if process is None or value is None else process(value))
+            binds.append(None)
+            defaults.append(None)
+    results: Iterable[Processor] = (
+        (
+            column.type.dialect_impl(dialect).result_processor(dialect, None)
+            for column in statement.selected_columns
+        )
+        if isinstance(statement, Select)
+        else ()
+    )
+    return _Compiled(
+        expanded.statement, tuple(names), tuple(fixed), tuple(binds), tuple(results), tuple(defaults)
+    )
+
+
+def _default_of(statement: Select[Any] | Insert, name: str) -> Callable[[], Any] | None:
+    """An INSERT column's Python-side default (SQLAlchemy applies it only in its own INSERTs)."""
+    if not isinstance(statement, Insert):
+        return None
+    default = statement.table.c[name].default
+    if default is None or not (default.is_scalar or default.is_callable):
+        return None
+    if default.is_scalar:
+        return lambda: default.arg
+    return lambda: default.arg(None)
+
+
+def _type_of(compiled: Any, name: str) -> Any:
+    """The type of a placeholder: an expanded IN list's `status_1_2` has the type of `status_1`."""
+    by_name = {compiled.bind_names[bind]: bind for bind in compiled.bind_names}
+    bind = by_name[name] if name in by_name else by_name[name.rsplit("_", 1)[0]]
+    return bind.type
+
+
+def _driver_connection(session: Session) -> Any:
+    """The DB-API connection of the session's transaction, if it is SQLite's, else None."""
+    transaction = session.get_transaction()
+    memo = session.info.get(_DRIVER)
+    if transaction is not None and memo is not None and memo[0] is transaction:
+        return memo[1]
+    connection = session.connection()  # ~40 µs: once per transaction
+    driver = connection.connection.driver_connection if connection.dialect.name == "sqlite" else None
+    session.info[_DRIVER] = (session.get_transaction(), driver)
+    return driver
