@@ -36,6 +36,34 @@ class ProgressLog:
             print(f"[{time.perf_counter() - self.start:6.1f} s] {message}", file=sys.stderr, flush=True)
 
 
+class StolenTime:
+    """CPU time the hypervisor gave to other guests over a stretch: Linux's `steal` in /proc/stat.
+
+    On a shared virtual machine the same code measures up to 2–3 times slower while neighbours
+    are busy (BENCHMARKS.md). `percent()` is the stolen share of all the machine's CPU time since
+    the object was made (both cores, busy or idle): every bench reports it beside its figures.
+    """
+
+    def __init__(self) -> None:
+        self._start = _cpu_ticks()
+
+    def percent(self) -> float | None:
+        end = _cpu_ticks()
+        if self._start is None or end is None:
+            return None  # not Linux
+        total = sum(end) - sum(self._start)
+        return round(100 * (end[7] - self._start[7]) / total, 1) if total else 0.0
+
+
+def _cpu_ticks() -> list[int] | None:
+    """user, nice, system, idle, iowait, irq, softirq, steal: the machine's CPU ticks so far."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+    except OSError:
+        return None
+    return [int(v) for v in fields[1:9]]
+
+
 def machine() -> dict[str, Any]:
     """What the figures were measured on: repeated under `machine` in every bench's JSON."""
     cpu = platform.processor() or platform.machine()

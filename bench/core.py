@@ -48,7 +48,12 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from common import ProgressLog, machine, percentile  # bench/common.py: scripts run as `python bench/x.py`
+from common import (
+    ProgressLog,
+    StolenTime,
+    machine,
+    percentile,
+)  # bench/common.py: scripts run as `python bench/x.py`
 from sqlalchemy import func, insert, select
 
 from desktop.domain.roles import Role
@@ -557,9 +562,12 @@ def run(sizes: Sizes, *, quick: bool, progress: ProgressLog, keep: Path | None) 
             (f"{sizes.bookings} bookings", lambda: bench_booking(store, cl, sizes, rng)),
             (f"{sizes.tokens} tokens", lambda: bench_tokens(store, cl, sizes, rng)),
         ]
+        stolen: dict[str, float | None] = {}
         for label, step in steps:
             progress(label)
+            during = StolenTime()
             found = step()
+            stolen[label.split()[-1]] = during.percent()
             cpu.update(found.pop("cpu"))
             results.update(found)
         with sqlite3.connect(store.path) as raw:
@@ -584,6 +592,8 @@ def run(sizes: Sizes, *, quick: bool, progress: ProgressLog, keep: Path | None) 
         "setup_s": round(setup_s, 1),
         "total_s": round(clock.perf_counter() - started, 1),
         "load_avg": {"start": load_start, "end": load_avg()},
+        # The share of the machine's CPU time taken by the hypervisor during each step.
+        "steal_percent": stolen,
         "date": datetime.now(UTC).date().isoformat(),
         "machine": machine(),
     }
@@ -619,7 +629,8 @@ def table(result: dict[str, Any]) -> str:
         f"first calls: slots {r['slots_50x30_first_ms']} ms, booking {r['book_first_ms']} ms,"
         f" token {r['token_first_ms']} ms, agenda {r['agenda_first_ms']} ms",
         f"database {r['db_mb']} MB (journal_mode={r['journal_mode']}), set-up {r['setup_s']} s,"
-        f" total {r['total_s']} s, load average {r['load_avg']['start']} → {r['load_avg']['end']}",
+        f" total {r['total_s']} s, load average {r['load_avg']['start']} → {r['load_avg']['end']},"
+        f" CPU time stolen by the hypervisor (%) {r['steal_percent']}",
         f"{m['cpu']}, {m['cpus']} CPUs, {m['memory_gb']} GB; Python {m['python']}, SQLite {m['sqlite']},"
         f" SQLAlchemy {m['sqlalchemy']}",
     ]

@@ -64,7 +64,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import requests
-from common import ProgressLog, machine, percentile  # bench/common.py: scripts run as `python bench/x.py`
+from common import (  # bench/common.py: scripts run as `python bench/x.py`
+    ProgressLog,
+    StolenTime,
+    machine,
+    percentile,
+)
 from sqlalchemy import func, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -1012,9 +1017,14 @@ def run_one(db: str, sizes: Sizes, *, postgres_url: str, progress: ProgressLog) 
         with server_database(db, tmp, postgres_url) as url, server_process(url, tmp) as server:
             progress(f"{db}: server pid {server.process.pid} at {server.base_url}")
             results: dict[str, Any] = {}
+            stolen: dict[str, float | None] = {}
+            during = StolenTime()
             results.update(bench_push(server, sizes, tmp, template, progress))
+            stolen["push"], during = during.percent(), StolenTime()
             results.update(bench_pull(server, sizes, results.pop("push_clinic_id"), tmp, template, progress))
+            stolen["pull"], during = during.percent(), StolenTime()
             results.update(bench_devices(server, sizes, tmp, template, progress))
+            stolen["devices"] = during.percent()
             if server.process.poll() is not None:
                 raise SystemExit(f"the server died:\n{server.log.read_text()[-3000:]}")
             server_version = server_db_version(server)
@@ -1029,6 +1039,9 @@ def run_one(db: str, sizes: Sizes, *, postgres_url: str, progress: ProgressLog) 
         "total_s": r1(clock.perf_counter() - started),
         # Other work on the machine competes for its cores: the 1-minute load average around the run.
         "load_average": [r1(load_before), r1(os.getloadavg()[0])],
+        # The share of the machine's CPU time taken by the hypervisor during each stage (set-up
+        # included): bench/common.py, StolenTime.
+        "steal_percent": stolen,
     }
 
 
@@ -1097,7 +1110,8 @@ def table(result: dict[str, Any]) -> str:
         f" (max {result['devices_max_late_ms']} ms); CPU server {result['devices_server_cpu_percent']}%,"
         f" devices {result['devices_client_cpu_percent']}%",
         f"total {result['total_s']} s; load average {result['load_average'][0]} before,"
-        f" {result['load_average'][1]} after",
+        f" {result['load_average'][1]} after; CPU time stolen by the hypervisor (%)"
+        f" {result['steal_percent']}",
     ]
     return "\n".join(lines)
 
