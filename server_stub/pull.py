@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Select, Table, bindparam, select
+from sqlalchemy import Connection, Date, Select, String, Table, bindparam, select, type_coerce
+from sqlalchemy.sql.elements import ColumnElement
 
 from desktop.store.codec import data_fields, encode
 from desktop.store.models import ENTITY_MODELS
+from desktop.store.types import UTCDateTime
 from server_stub.db import one_of
 from server_stub.models import ChangeLog
 
@@ -37,13 +41,12 @@ ENTRIES = (
 @dataclass(frozen=True)
 class _Layout:
     """How a device of one kind receives one entity: the query for the rows of some ids (id,
-    version, hlc, deleted, the owning clinic, then only the data fields sent), and the data fields
-    with their place in a row: those sent as they are, and those encoded first (dates, times, any
-    other type)."""
+    version, hlc, deleted, the owning clinic, then only the data fields sent), the names of those
+    fields in the query's order, and the converters of those not sent as they come."""
 
     query: Select[Any]
-    plain: tuple[tuple[str, int], ...]
-    encoded: tuple[tuple[str, int], ...]
+    fields: tuple[str, ...]
+    converters: tuple[tuple[str, Callable[[Any], Any]], ...]
 
 
 @cache
@@ -53,14 +56,26 @@ def _layout(entity: str, kind: str, dialect: str) -> _Layout:
     fields = data_fields(model)
     if kind != "desk":
         fields = fields - DESK_ONLY_FIELDS.get(entity, frozenset())
-    sent = [column for column in table.columns if column.key in fields]
-    plain, encoded = [], []
-    for at, column in enumerate(sent, start=DATA_AT):
+    sent: list[ColumnElement[Any]] = []
+    names: list[str] = []
+    converters: list[tuple[str, Callable[[Any], Any]]] = []
+    for column in table.columns:
+        if column.key not in fields:
+            continue
+        names.append(column.key)
+        if dialect == "sqlite" and isinstance(column.type, UTCDateTime | Date):
+            # SQLite keeps these as ISO text: read as it is, no datetime made and formatted again.
+            sent.append(type_coerce(column, String))
+            if isinstance(column.type, UTCDateTime):
+                converters.append((column.key, utc_iso_from_sqlite))
+            continue
+        sent.append(column)
         try:
             as_is = column.type.python_type in JSON_NATIVE
         except NotImplementedError:
             as_is = False
-        (plain if as_is else encoded).append((column.key, at))
+        if not as_is:
+            converters.append((column.key, encode))
     own = table.c.id if entity == "clinic" else table.c.clinic_id
     # By primary key only: with `clinic_id = ?` in the WHERE clause SQLite prefers an index that
     # starts with clinic_id and reads every row of the clinic for each page. The clinic is checked
@@ -68,7 +83,16 @@ def _layout(entity: str, kind: str, dialect: str) -> _Layout:
     query = select(table.c.id, table.c.version, table.c.hlc, table.c.deleted, own, *sent).where(
         one_of(table.c.id, "b_ids", dialect)
     )
-    return _Layout(query, tuple(plain), tuple(encoded))
+    return _Layout(query, tuple(names), tuple(converters))
+
+
+def utc_iso_from_sqlite(stored: str) -> str:
+    """SQLite's text of a `UTCDateTime` (`2026-03-02 08:00:00.000000`, naive UTC) as `encode`
+    writes that moment on the wire (`2026-03-02T08:00:00+00:00`), by slicing the text."""
+    if len(stored) == 26 and stored[10] == " " and stored[19] == ".":
+        micro = stored[20:]
+        return f"{stored[:10]}T{stored[11:19]}{'' if micro == '000000' else '.' + micro}+00:00"
+    return str(encode(datetime.fromisoformat(stored).replace(tzinfo=UTC)))  # any other form
 
 
 def pull_page(conn: Connection, *, clinic_id: str, kind: str, since: int, limit: int) -> dict[str, Any]:
@@ -94,9 +118,11 @@ def pull_page(conn: Connection, *, clinic_id: str, kind: str, since: int, limit:
         if row is None:
             continue
         layout = _layout(entity, kind, dialect)
-        data = {key: row[at] for key, at in layout.plain}
-        for key, at in layout.encoded:
-            data[key] = encode(row[at])
+        data = dict(zip(layout.fields, row[DATA_AT:], strict=True))
+        for key, convert in layout.converters:
+            value = data[key]
+            if value is not None:
+                data[key] = convert(value)
         changes.append(
             {
                 "seq": seq,

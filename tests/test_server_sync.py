@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import gzip
 import json
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
 import requests
 from sqlalchemy import delete, insert
+from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 
 from desktop.domain.roles import Role
 from desktop.services import booking, consultations, patients, prescriptions
 from desktop.services.common import KIOSK, Actor
+from desktop.store.codec import encode
 from desktop.store.local import LocalStore
 from desktop.store.models import ENTITY_MODELS, Appointment
+from desktop.store.types import UTCDateTime
 from server_stub.models import ChangeLog
-from server_stub.pull import _layout
+from server_stub.pull import _layout, utc_iso_from_sqlite
 from tests.fixtures.server import (  # noqa: F401
     ClinicOnServer,
     Enrolled,
@@ -94,6 +97,21 @@ def test_push_then_pull_round_trip(
     assert pull_all(live_server, live_server.http(device.token), since=cursor) == ([], cursor)
     seqs = [c["seq"] for c in changes]
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+    # Times, dates and the rest come back as the device wrote them in its op.
+    (booked,) = [op for op in ops if op["entity"] == "appointment"]
+    (sent,) = [c for c in changes if c["id"] == appointment_id]
+    assert sent["data"] == booked["data"]
+    assert sent["data"]["starts_at"] == tomorrow_at(10).astimezone(UTC).isoformat()
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [datetime(2026, 3, 2, 8, 0, tzinfo=UTC), datetime(2026, 3, 2, 8, 0, 5, 120, tzinfo=UTC)],
+)
+def test_a_time_kept_as_text_by_sqlite_is_sent_as_the_device_encodes_it(moment: datetime) -> None:
+    stored = UTCDateTime().dialect_impl(sqlite_dialect()).bind_processor(sqlite_dialect())(moment)
+    assert utc_iso_from_sqlite(stored) == encode(moment)
+    assert utc_iso_from_sqlite(stored.split(".")[0]) == encode(moment.replace(microsecond=0))
 
 
 def test_pull_pages_follow_the_cursor(live_server: LiveServer, new_clinic: ClinicOnServer) -> None:

@@ -26,9 +26,14 @@ Converter = Callable[[Any], Any]
 
 
 def utc_datetime(value: str) -> str:
-    moment = datetime.fromisoformat(value)
+    moment = datetime.fromisoformat(value)  # also what makes sure the text is a time
     if moment.tzinfo is None:
         raise ValueError(f"a time without its zone: {value!r}")
+    if value.endswith("+00:00") and value[10] == "T":  # UTC as the server writes it: re-cut the text
+        if len(value) == 25:
+            return f"{value[:10]} {value[11:19]}.000000"
+        if len(value) == 32:
+            return f"{value[:10]} {value[11:26]}"
     return moment.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
