@@ -33,6 +33,7 @@ from sqlalchemy.engine import RowMapping
 from desktop.domain.clock import HybridLogicalClock
 from desktop.domain.ids import new_id
 from desktop.store.models import Appointment, Patient, SyncConflict, Synced
+from desktop.store.prepared import Prepared
 from server_stub.db import one_of
 from server_stub.lookups import LookAlikes, SeatHolder, SeatHolders, TakenCodes, same_person_key
 from server_stub.models import AppliedOp, ChangeLog, ClinicLock, RowChange
@@ -61,8 +62,9 @@ def _select_code(table: Table) -> Select[Any]:
 
 
 @cache
-def _insert(table: Table) -> Insert:
-    return insert(table)
+def _insert(table: Table, columns: tuple[str, ...]) -> Prepared:
+    """The INSERT of rows that give these columns of a table (its other columns' defaults apply)."""
+    return Prepared(insert(table), columns=columns)
 
 
 @cache
@@ -270,8 +272,8 @@ class RowWriter:
         self.writing()
         order = _table_order(rows[0][0].metadata)
         rows.sort(key=lambda r: order[r[0]])  # stable
-        for (table, _), run in groupby(rows, key=lambda r: (r[0], r[1].keys())):
-            self._conn.execute(_insert(table), [values for _, values in run])
+        for (table, columns), run in groupby(rows, key=lambda r: (r[0], tuple(r[1]))):
+            _insert(table, columns).execute(self._conn, [values for _, values in run])
 
     def prefetch(self, wanted: Mapping[type[Synced], Iterable[str]], existing: set[tuple[str, str]]) -> None:
         """Read these rows, of which `existing` (`existing_rows`) says which exist, a statement per
@@ -333,7 +335,7 @@ class RowWriter:
         if self.batched:
             self._rows.append((table, values))
         else:
-            self._conn.execute(_insert(table), values)
+            _insert(table, tuple(values)).execute(self._conn, values)
         self._record(model, row["id"], 1, device_id, hlc, row.keys())
         self._keep_current(model, values)
         return 1

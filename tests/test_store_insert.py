@@ -264,3 +264,30 @@ def test_reminders_are_written_on_the_fast_path_too(
     with store.reading() as session:
         due = session.scalars(select(Reminder.due_at).where(Reminder.appointment_id == appointment.id)).all()
     assert due == [local(next_monday, 9) - timedelta(hours=24)]
+
+
+def test_a_prepared_insert_stores_exactly_what_sqlalchemy_stores(
+    store: LocalStore, clinic: ClinicSetup
+) -> None:
+    table = JournalOp.__table__
+    row = {
+        "entity": "patient",
+        "entity_id": "p",
+        "action": "create",
+        "base_version": 0,
+        "data": {"a": None},
+        "hlc": "h",
+    }
+    created = datetime(2026, 3, 2, 8, 0, 0, 5, tzinfo=UTC)
+    with store.unit_of_work() as uow:
+        uow.session.connection().execute(
+            table.insert(), {**row, "op_id": "by-sqlalchemy", "created_at": created}
+        )
+        Prepared(table.insert()).execute(uow.session, {**row, "op_id": "prepared", "created_at": created})
+    raw = "SELECT {} FROM sync_journal WHERE op_id = ?".format(
+        ", ".join(f"typeof({c.name}), {c.name}" for c in table.columns if c.name not in ("seq", "op_id"))
+    )
+    with store.reading() as session:
+        driver = session.connection().connection.driver_connection
+        ours, theirs = (driver.execute(raw, (op_id,)).fetchone() for op_id in ("prepared", "by-sqlalchemy"))
+    assert ours == theirs  # JSON None is the text `null`, times the same text, defaults applied

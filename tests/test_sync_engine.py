@@ -437,11 +437,13 @@ def test_cancel_between_chunks_keeps_what_was_done(desk: Device) -> None:
         return bool(chunks)
 
     report = desk.sync(progress=chunks.append, cancel=stop_after_first)
-    assert report.cancelled and report.pushed == 4 and report.stage == "push"
-    assert len([op for op in desk.journal() if op.status == "pending"]) == 12 - 4
+    # The second chunk left while the first one's answers were recorded: it is kept, no third.
+    assert report.cancelled and report.pushed == 8 and report.stage == "push"
+    assert len([op for op in desk.journal() if op.status == "pending"]) == 12 - 8
+    assert not [op for op in desk.journal() if op.status == "sent"]
     answered = {op.entity_id for op in desk.journal() if op.status == "applied" and op.entity == "patient"}
     assert answered and all(desk.row("patient", i).version == 1 for i in answered)  # known, not pulled yet
-    assert desk.sync().pushed == 12 - 4
+    assert desk.sync().pushed == 12 - 8
 
 
 def test_a_wrong_clock_is_measured_and_warned_about(desk: Device) -> None:

@@ -6,8 +6,9 @@ about ten. A `Prepared` statement is compiled once to its SQL and parameter orde
 and result conversions of its columns' types (SQLAlchemy's own), and then runs on the
 transaction's DB-API connection: the same SQL with the same values, for ~10 µs of Python.
 
-Only on SQLite, the device's database; elsewhere (the server on PostgreSQL) a `Prepared` runs
-through the session like any statement. Like any table-column statement, it does not autoflush.
+Only on SQLite; elsewhere (the server on PostgreSQL) a `Prepared` runs through SQLAlchemy like
+any statement. Like any table-column statement, it does not autoflush. The server writes the rows
+of a push with it too (server_stub/rows.py).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Insert, Select
+from sqlalchemy import Connection, Insert, Select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -44,10 +45,12 @@ class _Compiled:
 class Prepared:
     """A SELECT or INSERT with named `bindparam`s, compiled for SQLite on first use."""
 
-    __slots__ = ("_compiled", "statement")
+    __slots__ = ("_compiled", "columns", "statement")
 
-    def __init__(self, statement: Select[Any] | Insert):
+    def __init__(self, statement: Select[Any] | Insert, *, columns: Sequence[str] | None = None):
+        """`columns`: for an INSERT, the columns its rows give (by default, every column)."""
         self.statement = statement
+        self.columns = list(columns) if columns is not None else None
         self._compiled: _Compiled | None = None
 
     def rows(self, session: Session, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
@@ -60,7 +63,7 @@ class Prepared:
         if not any(compiled.results):
             return rows
         return [
-            tuple(v if p is None or v is None else p(v) for v, p in zip(row, compiled.results, strict=True))
+            tuple(v if p is None else p(v) for v, p in zip(row, compiled.results, strict=True))
             for row in rows
         ]
 
@@ -72,23 +75,26 @@ class Prepared:
         row = self.first(session, params)
         return None if row is None else row[0]
 
-    def execute(self, session: Session, params: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> None:
-        """Run an INSERT for one row (a mapping) or many (a list of them)."""
-        connection = _driver_connection(session)
+    def execute(
+        self, on: Session | Connection, params: Mapping[str, Any] | Sequence[Mapping[str, Any]]
+    ) -> None:
+        """Run an INSERT for one row (a mapping) or many (a list of them), in a session's
+        transaction or on a connection."""
+        connection = _driver_connection(on) if isinstance(on, Session) else _driver_of(on)
         if connection is None:
-            session.connection().execute(self.statement, params)
+            (on.connection() if isinstance(on, Session) else on).execute(self.statement, params)
             return
-        compiled = self._compile(session)
+        compiled = self._compile(on)
         with _as_sqlalchemy_errors(compiled.sql):
             if isinstance(params, Mapping):
                 connection.execute(compiled.sql, _values(compiled, params))
             else:
                 connection.executemany(compiled.sql, [_values(compiled, p) for p in params])
 
-    def _compile(self, session: Session) -> _Compiled:
+    def _compile(self, on: Session | Connection) -> _Compiled:
         if self._compiled is None:
-            bind = session.get_bind()
-            self._compiled = _compile(self.statement, bind.dialect)
+            dialect = on.get_bind().dialect if isinstance(on, Session) else on.dialect
+            self._compiled = _compile(self.statement, dialect, self.columns)
         return self._compiled
 
 
@@ -117,13 +123,15 @@ def _values(compiled: _Compiled, params: Mapping[str, Any]) -> list[Any]:
         elif compiled.results:
             raise KeyError(name)  # a SELECT's parameter not given
         else:
-            value = None
-        out.append(value if process is None or value is None else process(value))
+            out.append(None)  # an INSERT's column the row leaves out, with no default: NULL
+            continue
+        # A None given is converted too, as SQLAlchemy does: a JSON column stores the text `null`.
+        out.append(value if process is None else process(value))
     return out
 
 
-def _compile(statement: Select[Any] | Insert, dialect: Dialect) -> _Compiled:
-    compiled = statement.compile(dialect=dialect)
+def _compile(statement: Select[Any] | Insert, dialect: Dialect, columns: list[str] | None) -> _Compiled:
+    compiled = statement.compile(dialect=dialect, column_keys=columns)
     asked = {
         bind.key: bind
         for bind in compiled.binds.values()
@@ -147,7 +155,7 @@ def _compile(statement: Select[Any] | Insert, dialect: Dialect) -> _Compiled:
             value = expanded.parameters[name]
             process = _type_of(compiled, name).dialect_impl(dialect).bind_processor(dialect)
             names.append(None)
-            fixed.append(value if process is None or value is None else process(value))
+            fixed.append(value if process is None else process(value))
             binds.append(None)
             defaults.append(None)
     results: Iterable[Processor] = (
@@ -188,7 +196,10 @@ def _driver_connection(session: Session) -> Any:
     memo = session.info.get(_DRIVER)
     if transaction is not None and memo is not None and memo[0] is transaction:
         return memo[1]
-    connection = session.connection()  # ~40 µs: once per transaction
-    driver = connection.connection.driver_connection if connection.dialect.name == "sqlite" else None
+    driver = _driver_of(session.connection())  # ~40 µs: once per transaction
     session.info[_DRIVER] = (session.get_transaction(), driver)
     return driver
+
+
+def _driver_of(connection: Connection) -> Any:
+    return connection.connection.driver_connection if connection.dialect.name == "sqlite" else None

@@ -134,9 +134,10 @@ class SyncEngine:
     # -- push ---------------------------------------------------------------------------------
 
     def _push(self, report: SyncReport, notify: ProgressCallback, stop: CancelCheck) -> None:
-        """Chunks in order, one request at a time. The next chunk is read from the journal while the
-        server applies this one, and sent (marked `sent` first) once this one's answers are
-        recorded, unless the sync was cancelled meanwhile."""
+        """Chunks in order, one request at a time. A chunk is sent (marked `sent` first) as soon as
+        the previous one is answered; that one's answers are then recorded, and the chunk after
+        read from the journal, while the server applies this one. A cancel sends nothing more: the
+        chunk already on its way is waited for and its answers recorded."""
         upto = self.outbox.last_seq()  # ops made during this sync wait for the next one
         total = self.outbox.unanswered(upto=upto)
         if not total:
@@ -147,31 +148,41 @@ class SyncEngine:
             return
         device_id = self.store.device().device_id
         sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-push")
-        sending: Future[Pushed] | None = None
+        in_flight: tuple[Chunk, Future[Pushed]] | None = None
         done = 0
         try:
             chunk = self._next_chunk(report, after=0, upto=upto)
-            while chunk is not None:
-                done += len(chunk.refused)
-                if chunk.ops:
-                    self.outbox.mark_sent(chunk.ops)
-                    request = PushRequest(device_id=device_id, ops=[o.op for o in chunk.ops])
-                    sending = sender.submit(self._send, request)
-                following = self._next_chunk(report, after=chunk.last_seq or 0, upto=upto)
-                if sending is not None:
-                    pushed, sending = sending.result(), None
-                    self._record(report, chunk, pushed)
-                    done += len(chunk.ops)
-                notify(Progress("push", done, total))
-                if following is not None and stop():
-                    report.cancelled = True
-                    return
+            while chunk is not None or in_flight is not None:
+                answered: tuple[Chunk, Pushed] | None = None
+                if in_flight is not None:
+                    answered = (in_flight[0], in_flight[1].result())
+                    in_flight = None
+                following: Chunk | None = None
+                if chunk is not None:
+                    done += len(chunk.refused)
+                    if chunk.ops:
+                        self.outbox.mark_sent(chunk.ops)
+                        request = PushRequest(device_id=device_id, ops=[o.op for o in chunk.ops])
+                        in_flight = (chunk, sender.submit(self._send, request))
+                if answered is not None:
+                    self._record(report, *answered)
+                    done += len(answered[0].ops)
+                if answered is not None or (chunk is not None and not chunk.ops):
+                    notify(Progress("push", done, total))  # once per chunk, when it is through
+                if chunk is not None:
+                    following = self._next_chunk(report, after=chunk.last_seq or 0, upto=upto)
+                    if following is not None and stop():
+                        report.cancelled = True
+                        if in_flight is not None:  # on its way already: its answers are kept
+                            self._record(report, in_flight[0], in_flight[1].result())
+                            in_flight = None
+                        return
                 chunk = following
         finally:
-            # Only after a local error is a push still in flight here: its ops stay `sent` and go
-            # again next time (the server answers a repeated op from its log). Waited for, as a
-            # page fetched ahead is, so the client is never used by two threads at once.
-            _drop(sending)
+            # Only after a local error or a cancel is a push still in flight here: its ops stay
+            # `sent` and go again next time (the server answers a repeated op from its log).
+            # Waited for, as a page fetched ahead is, so the client is never used by two threads.
+            _drop(in_flight[1] if in_flight is not None else None)
             sender.shutdown(wait=True)
         if report.pushed == 0:
             self._check_skew_quietly(report)
