@@ -264,7 +264,7 @@ def free_slots(
 
 
 def _overlapping(intervals: Sequence[tuple[int, int]], starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """For each [start, end), how many of `intervals` ([a, b), a < b) overlap it.
+    """For each [start, end), how many of `intervals` ([a, b), a < b, sorted by a) overlap it.
 
     Those with a < end, less those that ended by start (b <= start; each of them has a < end too).
     """
@@ -272,7 +272,7 @@ def _overlapping(intervals: Sequence[tuple[int, int]], starts: np.ndarray, ends:
         return np.zeros(len(starts), dtype=np.int64)
     # fromiter over the flattened pairs: a third of the cost of np.array on a list of tuples.
     pairs = np.fromiter(chain.from_iterable(intervals), dtype=np.int64, count=2 * len(intervals))
-    a, b = np.sort(pairs[0::2]), np.sort(pairs[1::2])
+    a, b = pairs[0::2], np.sort(pairs[1::2])
     return np.searchsorted(a, ends, "left") - np.searchsorted(b, starts, "right")
 
 

@@ -30,5 +30,6 @@ def record(
             entity=entity,
             entity_id=entity_id,
             detail=detail[:300],
-        )
+        ),
+        attach=False,  # append-only
     )

@@ -27,7 +27,8 @@ def schedule(uow: UnitOfWork, *, appointment: Appointment, patient: PatientBrief
             channel=channel,
             due_at=due,
             status="pending",
-        )
+        ),
+        attach=False,  # changed later only through a query (cancel_for)
     )
 
 

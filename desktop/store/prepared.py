@@ -17,7 +17,7 @@ import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Insert, Select
 from sqlalchemy.engine import Dialect
@@ -29,17 +29,22 @@ _DRIVER = "driver_connection"  # session.info: (transaction, its DB-API connecti
 Processor = Callable[[Any], Any] | None
 
 
+class _Asked(NamedTuple):
+    """A placeholder the caller fills: its place, its name, its type's conversion and, for an
+    INSERT's column, its default (for a row that leaves it out)."""
+
+    at: int
+    name: str
+    process: Processor
+    default: Callable[[], Any] | None
+
+
 @dataclass(frozen=True, slots=True)
 class _Compiled:
     sql: str
-    # Per placeholder: the name of a parameter the caller gives, or None for a value fixed in
-    # the statement (a LIMIT, a list of statuses), already converted.
-    names: tuple[str | None, ...]
-    fixed: tuple[Any, ...]
-    binds: tuple[Processor, ...]
+    template: tuple[Any, ...]  # per placeholder: a value fixed in the statement, converted; or None
+    asked: tuple[_Asked, ...]
     results: tuple[Processor, ...]
-    # An INSERT's column defaults, for the columns a row leaves out.
-    defaults: tuple[Callable[[], Any] | None, ...]
 
 
 class Prepared:
@@ -109,13 +114,8 @@ def _as_sqlalchemy_errors(sql: str) -> Iterator[None]:
 
 
 def _values(compiled: _Compiled, params: Mapping[str, Any]) -> list[Any]:
-    out = []
-    for name, fixed, process, default in zip(
-        compiled.names, compiled.fixed, compiled.binds, compiled.defaults, strict=True
-    ):
-        if name is None:
-            out.append(fixed)
-            continue
+    out = list(compiled.template)
+    for at, name, process, default in compiled.asked:
         if name in params:
             value = params[name]
         elif default is not None:
@@ -123,10 +123,9 @@ def _values(compiled: _Compiled, params: Mapping[str, Any]) -> list[Any]:
         elif compiled.results:
             raise KeyError(name)  # a SELECT's parameter not given
         else:
-            out.append(None)  # an INSERT's column the row leaves out, with no default: NULL
-            continue
+            continue  # an INSERT's column the row leaves out, with no default: NULL
         # A None given is converted too, as SQLAlchemy does: a JSON column stores the text `null`.
-        out.append(value if process is None else process(value))
+        out[at] = value if process is None else process(value)
     return out
 
 
@@ -141,23 +140,17 @@ def _compile(statement: Select[Any] | Insert, dialect: Dialect, columns: list[st
         raise TypeError("a Prepared statement takes no expanding (IN list) parameter from its caller")
     # The expanded state renders each IN list of constants as one placeholder per value.
     expanded = compiled.construct_expanded_state(dict.fromkeys(asked))
-    names: list[str | None] = []
-    fixed: list[Any] = []
-    binds: list[Processor] = []
-    defaults: list[Callable[[], Any] | None] = []
-    for name in expanded.positiontup or ():
+    template: list[Any] = []
+    placeholders: list[_Asked] = []
+    for at, name in enumerate(expanded.positiontup or ()):
         if name in asked:
-            names.append(name)
-            fixed.append(None)
-            binds.append(asked[name].type.dialect_impl(dialect).bind_processor(dialect))
-            defaults.append(_default_of(statement, name))
+            process = asked[name].type.dialect_impl(dialect).bind_processor(dialect)
+            placeholders.append(_Asked(at, name, process, _default_of(statement, name)))
+            template.append(None)
         else:
             value = expanded.parameters[name]
             process = _type_of(compiled, name).dialect_impl(dialect).bind_processor(dialect)
-            names.append(None)
-            fixed.append(value if process is None else process(value))
-            binds.append(None)
-            defaults.append(None)
+            template.append(value if process is None else process(value))
     results: Iterable[Processor] = (
         (
             column.type.dialect_impl(dialect).result_processor(dialect, None)
@@ -166,9 +159,7 @@ def _compile(statement: Select[Any] | Insert, dialect: Dialect, columns: list[st
         if isinstance(statement, Select)
         else ()
     )
-    return _Compiled(
-        expanded.statement, tuple(names), tuple(fixed), tuple(binds), tuple(results), tuple(defaults)
-    )
+    return _Compiled(expanded.statement, tuple(template), tuple(placeholders), tuple(results))
 
 
 def _default_of(statement: Select[Any] | Insert, name: str) -> Callable[[], Any] | None:

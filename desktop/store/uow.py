@@ -193,14 +193,16 @@ class UnitOfWork:
         self.session.add(obj)
         return obj
 
-    def insert(self, obj: M, *, action: str = "create") -> M:
+    def insert(self, obj: M, *, action: str = "create", attach: bool = True) -> M:
         """Write a new synced row now, complete as given, with its create op: `add` without the
         ORM's flush.
 
         The object then belongs to the session as if loaded, so a later change to it is an
         update op. The rows it refers to must be in the database: changes still pending in the
         session are flushed first. A unique or foreign key violation raises IntegrityError here.
-        Not for reference rows (see desktop/store/reference.py).
+        Not for reference rows (see desktop/store/reference.py). `attach=False` leaves the
+        object out of the session: for rows nothing changes later in the unit of work (an audit
+        event, a reminder); a query still finds the row.
         """
         if isinstance(obj, REFERENCE_MODELS):
             raise TypeError(f"{type(obj).__name__} rows are reference data: use add()")
@@ -215,8 +217,9 @@ class UnitOfWork:
         obj.updated_at = utcnow()
         statement, names = _insert_of(type(obj))
         statement.execute(session, {column: getattr(obj, attr) for attr, column in names})
-        make_transient_to_detached(obj)
-        session.add(obj)
+        if attach:
+            make_transient_to_detached(obj)
+            session.add(obj)
         return obj
 
     def label(self, obj: Synced, action: str) -> None:
