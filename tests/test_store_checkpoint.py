@@ -50,3 +50,20 @@ def test_a_closed_store_stops_its_checkpoint_thread(tmp_path: Path) -> None:
     assert store.db.checkpointer.running
     store.close()
     assert not store.db.checkpointer.running
+
+
+def test_an_idle_store_looks_less_often_and_still_checkpoints_soon_after_a_commit(
+    store: LocalStore, clinic: ClinicSetup
+) -> None:
+    checkpointer = store.db.checkpointer
+    time.sleep(0.5)  # whatever set-up wrote is checkpointed; then nothing happens
+    looks = checkpointer.looks
+    time.sleep(2.0)
+    idle_looks = checkpointer.looks - looks
+    assert 1 <= idle_looks <= 12  # about 4 a second (20 at the busy pace)
+    before = checkpointer.checkpoints
+    register_many(store, 1)
+    deadline = time.monotonic() + 2
+    while checkpointer.checkpoints == before and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert checkpointer.checkpoints == before + 1
