@@ -24,6 +24,7 @@ from desktop.store.models import (
     Reminder,
 )
 from desktop.store.prepared import Prepared
+from desktop.store.uow import UnitOfWork
 from tests.conftest import PatientFactory
 from tests.support import MONDAY, ClinicSetup, count, journal, local
 
@@ -41,6 +42,18 @@ def _appointment(clinic: ClinicSetup, patient_id: str, code: str, at: datetime, 
         urgency="routine",
         emergency=False,
         status="confirmed",
+    )
+
+
+def _audit_event(uow: UnitOfWork, clinic: ClinicSetup) -> AuditEvent:
+    return audit.record(
+        uow,
+        actor=SYSTEM,
+        clinic_id=clinic.clinic_id,
+        action="x",
+        entity="patient",
+        entity_id=None,
+        patient_id=None,
     )
 
 
@@ -113,15 +126,7 @@ def test_a_refused_insert_raises_at_once_and_the_unit_of_work_leaves_nothing(
         uow.insert(_appointment(clinic, first.id, "APT-FAST4", local(MONDAY, 9)))
     before = len(journal(store))
     with pytest.raises(IntegrityError), store.unit_of_work() as uow:
-        audit.record(
-            uow,
-            actor=SYSTEM,
-            clinic_id=clinic.clinic_id,
-            action="x",
-            entity="patient",
-            entity_id=None,
-            patient_id=None,
-        )
+        _audit_event(uow, clinic)
         uow.insert(_appointment(clinic, second.id, "APT-FAST5", local(MONDAY, 9)))  # the same seat
     assert len(journal(store)) == before
     assert count(store, Appointment, Appointment.patient_id == second.id) == 0
@@ -132,15 +137,7 @@ def test_ops_of_inserts_no_flush_came_after_are_written_at_commit(
 ) -> None:
     before_rows, before_ops = count(store, AuditEvent), len(journal(store))
     with store.unit_of_work() as uow:
-        event = audit.record(
-            uow,
-            actor=SYSTEM,
-            clinic_id=clinic.clinic_id,
-            action="x",
-            entity="patient",
-            entity_id=None,
-            patient_id=None,
-        )
+        event = _audit_event(uow, clinic)
     assert count(store, AuditEvent) == before_rows + 1
     ops = journal(store)[before_ops:]
     assert [(op.entity, op.entity_id) for op in ops] == [("audit_event", event.id)]
