@@ -25,10 +25,11 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Connection, event
+from sqlalchemy import column, event, select, table
 from sqlalchemy.orm import Session
 
 from desktop.store.models import Availability, Clinic, Clinician, DeviceState
+from desktop.store.prepared import Prepared
 
 T = TypeVar("T")
 
@@ -36,7 +37,9 @@ REFERENCE_MODELS = (Clinic, Clinician, Availability, DeviceState)
 _CACHE = "reference_cache"  # session.info: the ReferenceCache of the session's database
 _WROTE = "reference_written"  # session.info: the transaction that flushed reference rows
 _VERSION = "reference_version"  # session.info: (transaction, the version it read)
-_READ_VERSION = "SELECT n FROM reference_version WHERE id = 1"
+_reference_version = table("reference_version", column("id"), column("n"))  # migration 0004
+# Prepared: on the DB-API connection, which the transaction's other prepared statements share.
+_READ_VERSION = Prepared(select(_reference_version.c.n).where(_reference_version.c.id == 1))
 
 
 class ReferenceCache:
@@ -76,33 +79,20 @@ def cached(session: Session, load: Callable[[Session], T]) -> T:
     return load(session) if cache is None else cache.get(session, load)
 
 
-def _read_version(connection: Connection) -> int:
-    # On the DB-API cursor: a few µs, where a statement through SQLAlchemy costs ~40.
-    cursor = connection.connection.cursor()
-    try:
-        cursor.execute(_READ_VERSION)
-        (version,) = cursor.fetchone()
-    finally:
-        cursor.close()
-    return int(version)
-
-
 def _version(session: Session) -> int | None:
     """The reference version this transaction sees, or None if it has written reference rows."""
     if any(isinstance(obj, REFERENCE_MODELS) for obj in (*session.new, *session.dirty)):
         session.flush()  # the changes reach the database, and `_note_writes` marks the transaction
     info = session.info
     transaction = session.get_transaction()
-    if transaction is not None:  # cheap checks first: `session.connection()` costs ~40 µs
+    if transaction is not None:  # the memo first: a read needs the transaction's connection
         if info.get(_WROTE) is transaction:
             return None
         memo = info.get(_VERSION)
         if memo is not None and memo[0] is transaction:
             return int(memo[1])
-    connection = session.connection()
-    transaction = session.get_transaction()
-    version = _read_version(connection)
-    info[_VERSION] = (transaction, version)
+    version = int(_READ_VERSION.scalar(session, {}))
+    info[_VERSION] = (session.get_transaction(), version)  # begun by the read, if it was not
     return version
 
 
