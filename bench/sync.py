@@ -85,7 +85,7 @@ from desktop.store.models import JournalOp
 from desktop.sync.client import SyncClient
 from desktop.sync.engine import SyncEngine
 from desktop.sync.errors import SyncError
-from desktop.sync.protocol import Op, PushRequest
+from desktop.sync.protocol import MAX_OPS_PER_PUSH, MAX_PULL_LIMIT, Op, PushRequest
 from desktop.sync.report import Progress, SyncReport
 
 if TYPE_CHECKING:  # server-side modules: imported where used, so the device processes stay lean
@@ -1062,9 +1062,9 @@ def _met(value: float, op: str, target: float) -> bool:
 def counts(sizes: Sizes) -> dict[str, Any]:
     return {
         "push_ops": sizes.push_ops,
-        "push_chunk_ops": 1000,
+        "push_chunk_ops": MAX_OPS_PER_PUSH,  # the engine's defaults
         "pull_changes": sizes.pull_changes,
-        "pull_page": 1000,
+        "pull_page": MAX_PULL_LIMIT,
         "devices": sizes.devices,
         "device_ops_per_s": sizes.ops_per_s,
         "device_batch_ops": sizes.batch_ops,

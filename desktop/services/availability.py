@@ -293,7 +293,7 @@ def booked_intervals(
     elif len(clinician_ids) == 1:
         rows = _BOOKED_OF.rows(session, {**params, "doctor": clinician_ids[0]})
     else:
-        rows = session.execute(_BOOKED, {**params, "ids": clinician_ids}).tuples()
+        rows = session.execute(_BOOKED, {**params, "ids": clinician_ids}).all()
     # Sorted here: an aggregate's order is not defined by SQL (it is the index order in practice,
     # which makes the sort a single pass).
     return {cid: sorted(zip(starts, ends, strict=True)) for cid, starts, ends in rows}
