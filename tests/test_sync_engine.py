@@ -20,6 +20,7 @@ from desktop.services.common import Actor
 from desktop.store.models import ENTITY_MODELS, Availability, JournalOp
 from desktop.sync.engine import SyncEngine
 from desktop.sync.errors import Offline
+from desktop.sync.protocol import MAX_PULL_LIMIT
 from desktop.sync.report import Progress
 from tests.fixtures.server import (  # noqa: F401  (fixtures, used through `server` and `template`)
     LiveServer,
@@ -481,6 +482,7 @@ class WatchedPulls:
         self.real = device.client.pull
         self.fail_on = fail_on or (lambda _n: None)
         self.asked: list[tuple[int, str]] = []
+        self.limits: list[int] = []  # the page size of every request
         self.answered: list[int] = []  # the `next` of every page that came back
         self.in_flight = 0
         self.most_at_once = 0
@@ -490,6 +492,7 @@ class WatchedPulls:
     def __call__(self, since: int, limit: int) -> Any:
         with self.lock:
             self.asked.append((since, threading.current_thread().name))
+            self.limits.append(limit)
             self.in_flight += 1
             self.most_at_once = max(self.most_at_once, self.in_flight)
             n = len(self.asked)
@@ -515,6 +518,16 @@ def feed(server: LiveServer, desk: Device, clinic_id: str) -> int:
         register(desk, f"Feed {chr(65 + n % 26)}{chr(97 + n // 26)}son", actor=RECEPTION)
     desk.sync()
     return server.counts(clinic_id)["change_log"]
+
+
+def test_a_fresh_device_asks_for_the_largest_pages_the_server_gives(
+    make_device: MakeDevice, feed: int
+) -> None:
+    fresh = make_device("desk", "fresh")
+    pulls = WatchedPulls(fresh)
+    report = fresh.sync()
+    assert report.pulled == feed and report.pages == 1
+    assert pulls.limits == [MAX_PULL_LIMIT]
 
 
 def test_the_next_page_is_fetched_ahead_and_pages_are_applied_in_order(
