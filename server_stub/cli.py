@@ -125,7 +125,12 @@ def _run(ctx: Context, args: argparse.Namespace) -> int:
     shown = make_url(url).render_as_string(hide_password=True)
     print(f"ClinicDesk sync server on http://{args.host}:{args.port} (database {shown})", flush=True)
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
-    uvicorn.run(create_app(url), host=args.host, port=args.port, log_level=ctx.settings.log_level.lower())
+    uvicorn.run(
+        create_app(url, freeze_heap=True),
+        host=args.host,
+        port=args.port,
+        log_level=ctx.settings.log_level.lower(),
+    )
     return 0
 
 
