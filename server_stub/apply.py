@@ -9,13 +9,14 @@ Validation uses the same domain rules as the device (desktop.domain), never a co
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import cache
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Select, bindparam, insert, inspect, select
+from sqlalchemy import Connection, Select, bindparam, inspect, select
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -42,7 +43,7 @@ from desktop.store.models import (
     Synced,
 )
 from desktop.sync.protocol import Op, OpResult, PushRequest, PushResponse
-from server_stub.db import one_of, pipelined
+from server_stub.db import COPY_MIN_ROWS, insert_rows, one_of, pipelined
 from server_stub.models import AppliedOp
 from server_stub.rows import CODED, Existing, RowWriter, existing_rows, lock_clinic
 
@@ -158,11 +159,12 @@ def _apply_all(
     try:
         for ctx, request in pushes:
             answers.append(_apply_ops(writer, ctx, request, seen, answered, one_by_one=one_by_one))
-        with pipelined(conn):  # what is left to write, in one round trip
+        # What is left to write: for a few ops, in one round trip; for many, a COPY per table.
+        with pipelined(conn) if len(answered) < COPY_MIN_ROWS else nullcontext():
             writer.flush()
             if answered:
                 writer.writing()
-                conn.execute(insert(AppliedOp), answered)
+                insert_rows(conn, AppliedOp.__table__, answered)
             if writer.savepoint_open:
                 conn.exec_driver_sql("RELEASE SAVEPOINT push_all")
     except (_OneByOne, IntegrityError) as exc:  # an op refused, or a batched row as it was written

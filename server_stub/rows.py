@@ -17,14 +17,12 @@ from typing import Any, TypeVar, cast
 from sqlalchemy import (
     Connection,
     Delete,
-    Insert,
     MetaData,
     Select,
     Table,
     Update,
     bindparam,
     delete,
-    insert,
     select,
     update,
 )
@@ -33,8 +31,7 @@ from sqlalchemy.engine import RowMapping
 from desktop.domain.clock import HybridLogicalClock
 from desktop.domain.ids import new_id
 from desktop.store.models import Appointment, Patient, SyncConflict, Synced
-from desktop.store.prepared import Prepared
-from server_stub.db import one_of
+from server_stub.db import insert_rows, one_of
 from server_stub.lookups import LookAlikes, SeatHolder, SeatHolders, TakenCodes, same_person_key
 from server_stub.models import AppliedOp, ChangeLog, ClinicLock, RowChange
 
@@ -62,12 +59,6 @@ def _select_code(table: Table) -> Select[Any]:
 
 
 @cache
-def _insert(table: Table, columns: tuple[str, ...]) -> Prepared:
-    """The INSERT of rows that give these columns of a table (its other columns' defaults apply)."""
-    return Prepared(insert(table), columns=columns)
-
-
-@cache
 def _update_by_id(table: Table) -> Update:
     return update(table).where(table.c.id == bindparam(ROW_ID))
 
@@ -78,10 +69,6 @@ CODED: tuple[type[Synced], ...] = (Patient, Appointment)
 UNLOG: Delete = delete(ChangeLog).where(
     ChangeLog.entity == bindparam("b_entity"), ChangeLog.entity_id == bindparam("b_entity_id")
 )
-# `inline()`: the new seq is not read back (no RETURNING), so a change-log entry can be written in a
-# pipeline (db.pipelined), where no result is read until the end.
-LOG: Insert = insert(ChangeLog).inline()
-RECORD: Insert = insert(RowChange)
 
 
 @cache
@@ -122,20 +109,28 @@ def existing_rows(
 ) -> Existing:
     """Which of these rows exist, which of `op_ids` were answered already and which of these human
     codes are taken, in one plain statement (a push holds at most 1000 ids; SQLAlchemy would build
-    a new statement for every mix of tables and counts)."""
+    a new statement for every mix of tables and counts).
+
+    On PostgreSQL each list is one array parameter (`= ANY(%s)`): the statement's text then depends
+    only on which tables are asked about, so psycopg converts it once and PostgreSQL plans a short
+    statement, instead of thousands of placeholders every push (~10% of a push's time)."""
+    postgres = conn.dialect.name == "postgresql"
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     quote = conn.dialect.identifier_preparer.quote
     asked = [("row", m.__entity__, m.__tablename__, "id", list(v)) for m, v in ids.items()]  # type: ignore[attr-defined]
     asked.append(("op", "", AppliedOp.__tablename__, "op_id", list(op_ids)))
     asked += [("code", m.__entity__, m.__tablename__, "code", list(v)) for m, v in (codes or {}).items()]  # type: ignore[attr-defined]
     parts: list[str] = []
-    params: list[str] = []
+    params: list[Any] = []
     for kind, entity, table, column, values in asked:
         if values:
-            marks = ", ".join(mark for _ in values)
             select_ = f"SELECT '{kind}', '{entity}', {column} FROM {quote(table)}"
-            parts.append(f"{select_} WHERE {column} IN ({marks})")
-            params += values
+            if postgres:
+                parts.append(f"{select_} WHERE {column} = ANY({mark})")
+                params.append(values)
+            else:
+                parts.append(f"{select_} WHERE {column} IN ({', '.join(mark for _ in values)})")
+                params += values
     codes_asked = {(m.__entity__, code) for m, values in (codes or {}).items() for code in values}
     found = Existing(set(), set(), codes_asked, set())
     if parts:
@@ -248,7 +243,7 @@ class RowWriter:
         if self._changes or self._logged:
             self.writing()
         if self._changes:
-            conn.execute(RECORD, self._changes)
+            insert_rows(conn, RowChange.__table__, self._changes)
             self._changes = []
         if self._logged:
             last: dict[tuple[str, str], None] = {}
@@ -256,10 +251,7 @@ class RowWriter:
                 last.pop(key, None)
                 last[key] = None
             created = set(self._created)  # new rows: nothing to unlog (one DELETE less per row)
-            stale = [{"b_entity": e, "b_entity_id": i} for e, i in last if (e, i) not in created]
-            if stale:
-                conn.execute(UNLOG, stale)
-            conn.execute(LOG, [{"clinic_id": self.clinic_id, "entity": e, "entity_id": i} for e, i in last])
+            self._write_log(list(last), stale=[key for key in last if key not in created])
             self._logged = []
             self._created = []
 
@@ -272,8 +264,8 @@ class RowWriter:
         self.writing()
         order = _table_order(rows[0][0].metadata)
         rows.sort(key=lambda r: order[r[0]])  # stable
-        for (table, columns), run in groupby(rows, key=lambda r: (r[0], tuple(r[1]))):
-            _insert(table, columns).execute(self._conn, [values for _, values in run])
+        for (table, _), run in groupby(rows, key=lambda r: (r[0], tuple(r[1]))):
+            insert_rows(self._conn, table, [values for _, values in run])
 
     def prefetch(self, wanted: Mapping[type[Synced], Iterable[str]], existing: set[tuple[str, str]]) -> None:
         """Read these rows, of which `existing` (`existing_rows`) says which exist, a statement per
@@ -335,7 +327,7 @@ class RowWriter:
         if self.batched:
             self._rows.append((table, values))
         else:
-            _insert(table, tuple(values)).execute(self._conn, values)
+            insert_rows(self._conn, table, [values])
         self._record(model, row["id"], 1, device_id, hlc, row.keys())
         self._keep_current(model, values)
         return 1
@@ -449,12 +441,19 @@ class RowWriter:
         if self.deferred:
             self._changes.append(change)
         else:
-            self.conn.execute(RECORD, change)
+            insert_rows(self.conn, RowChange.__table__, [change])
         self._log(model.__entity__, row_id)
 
     def _log(self, entity: str, row_id: str) -> None:
         if self.deferred:
             self._logged.append((entity, row_id))
             return
-        self.conn.execute(UNLOG, {"b_entity": entity, "b_entity_id": row_id})
-        self.conn.execute(LOG, {"clinic_id": self.clinic_id, "entity": entity, "entity_id": row_id})
+        self._write_log([(entity, row_id)], stale=[(entity, row_id)])
+
+    def _write_log(self, rows: list[tuple[str, str]], *, stale: list[tuple[str, str]]) -> None:
+        """New change-log entries for these (entity, id), in order, after deleting the `stale` ones."""
+        conn = self.conn
+        if stale:
+            conn.execute(UNLOG, [{"b_entity": e, "b_entity_id": i} for e, i in stale])
+        entries = [{"clinic_id": self.clinic_id, "entity": e, "entity_id": i} for e, i in rows]
+        insert_rows(conn, ChangeLog.__table__, entries)

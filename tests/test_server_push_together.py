@@ -20,6 +20,7 @@ from desktop.domain.roles import Role
 from desktop.services import booking, patients
 from desktop.services.common import KIOSK, Actor
 from desktop.store.local import LocalStore
+from server_stub.db import COPY_MIN_ROWS
 from server_stub.models import AppliedOp
 from tests.fixtures.server import (  # noqa: F401
     ClinicOnServer,
@@ -109,8 +110,9 @@ def test_an_op_refused_when_its_row_is_written_leaves_the_others_applied(
     one, store = kiosk(live_server, new_clinic, device_store, "kiosk-1")
     before = live_server.counts(new_clinic.clinic_id)
     appointment = book_walk_up(store, new_clinic, "Dara Kim", 12)
+    kept = book_walk_up(store, new_clinic, "Gita Rao", 13)  # written with it, by the same statement
     ops = journal_ops(store)
-    booked = next(op for op in ops if op["entity"] == "appointment")
+    booked = next(op for op in ops if op["entity_id"] == appointment)
     booked["data"] = {**booked["data"], "patient_id": new_id()}  # no such patient
     ops += [patient_op(new_clinic.clinic_id, full_name="Eli Novak", name_key="eli novak")]
     answer = push(live_server, one, ops)
@@ -118,9 +120,54 @@ def test_an_op_refused_when_its_row_is_written_leaves_the_others_applied(
     assert refused == [("appointment", "It refers to a record the server does not have.")]
     assert statuses(answer).count("applied") == len(ops) - 1
     assert live_server.row("appointment", appointment) is None
+    assert live_server.row("appointment", kept) is not None
     after = live_server.counts(new_clinic.clinic_id)
-    assert after["patient"] == before["patient"] + 2  # Dara Kim and Eli Novak
+    assert after["patient"] == before["patient"] + 3  # Dara Kim, Gita Rao and Eli Novak
+    assert after["appointment"] == before["appointment"] + 1
     assert after["applied_op"] == before["applied_op"] + len(ops)  # the refusals are answers too
+
+
+def reminder_op(clinic_id: str, appointment_id: str, patient_id: str, hour: int) -> dict[str, Any]:
+    return {
+        "op_id": new_id(),
+        "entity": "reminder",
+        "entity_id": new_id(),
+        "action": "create",
+        "base_version": 0,
+        "data": {
+            "clinic_id": clinic_id,
+            "appointment_id": appointment_id,
+            "patient_id": patient_id,
+            "channel": "sms",
+            "due_at": tomorrow_at(hour % 24, hour // 24).isoformat(),
+            "status": "pending",
+        },
+        "hlc": "1767225600000-0000-0190f2a4-7b1c-7d3e",
+    }
+
+
+def test_a_row_refused_in_a_large_push_leaves_the_others_applied(
+    live_server: LiveServer, new_clinic: ClinicOnServer, device_store: Any
+) -> None:
+    """In a push of many ops, a table's new rows are written together (on PostgreSQL by one COPY,
+    db.insert_rows); a foreign key refused there fails them all, and the push is applied again
+    op by op: only the op naming no such appointment is refused."""
+    one, store = kiosk(live_server, new_clinic, device_store, "kiosk-1")
+    appointment = book_walk_up(store, new_clinic, "Hana Ito", 12)
+    ops = journal_ops(store)
+    patient = next(op["entity_id"] for op in ops if op["entity"] == "patient")
+    clinic = new_clinic.clinic_id
+    reminders = [reminder_op(clinic, appointment, patient, n) for n in range(COPY_MIN_ROWS + 10)]
+    reminders[COPY_MIN_ROWS // 2]["data"]["appointment_id"] = new_id()  # no such appointment
+    ops += reminders
+    before = live_server.counts(clinic)
+    answer = push(live_server, one, ops)
+    refused = [(op["entity"], r["error"]) for op, r in zip(ops, answer["results"], strict=True) if r["error"]]
+    assert refused == [("reminder", "It refers to a record the server does not have.")]
+    after = live_server.counts(clinic)
+    assert after["reminder"] == before["reminder"] + len(reminders) - 1
+    assert after["appointment"] == before["appointment"] + 1
+    assert after["applied_op"] == before["applied_op"] + len(ops)
 
 
 def test_concurrent_pushes_are_each_answered_and_applied_once(

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Insert, Select
+from sqlalchemy import Column, Connection, Insert, Select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -163,10 +163,15 @@ def _compile(statement: Select[Any] | Insert, dialect: Dialect, columns: list[st
 
 
 def _default_of(statement: Select[Any] | Insert, name: str) -> Callable[[], Any] | None:
-    """An INSERT column's Python-side default (SQLAlchemy applies it only in its own INSERTs)."""
     if not isinstance(statement, Insert):
         return None
-    default = statement.table.c[name].default
+    return python_default(statement.table.c[name])
+
+
+def python_default(column: Column[Any]) -> Callable[[], Any] | None:
+    """A column's Python-side default, as a function of nothing (SQLAlchemy applies it only in its
+    own INSERTs); None if it has none."""
+    default = column.default
     if default is None or not (default.is_scalar or default.is_callable):
         return None
     if default.is_scalar:
