@@ -19,9 +19,10 @@ devices are real device stores (`LocalStore`, a SQLite file each) with the real 
 - **pull** (`pull_changes_per_s`, `pull_client_peak_mb`): the clinic's changes feed is topped
   up to `pull_changes` entries by bulk-inserting patients and appointments with their
   change-log entries on the server database (set-up); then a freshly enrolled desk, alone in a
-  child process, runs `SyncEngine.sync_once` (an empty push stage, the pull stage in pages of
-  1000, the engine's default, and the done stage). Changes per second = changes / wall time of
-  that sync. Memory: the child's peak resident set (`ru_maxrss`, the whole process: interpreter,
+  child process that freezes its start-up heap as the `clinic` command does (desktop/heap.py),
+  runs `SyncEngine.sync_once` (an empty push stage, the pull stage in pages of 5,000, the most
+  the server gives and the engine's default, and the done stage). Changes per second = changes /
+  wall time of that sync. Memory: the child's peak resident set (`ru_maxrss`, the whole process: interpreter,
   libraries, store, engine) is `pull_client_peak_mb`; its growth during the sync and, from a
   second identical pull under `tracemalloc`, the peak of Python allocations are reported too.
 - **50 devices** (`push_p99_ms_50_devices`): 50 kiosks are enrolled (25 per clinic: a clinic
@@ -77,6 +78,7 @@ from desktop.domain.clock import HybridLogicalClock
 from desktop.domain.errors import ClinicError
 from desktop.domain.roles import Role
 from desktop.domain.scheduling import Slot
+from desktop.heap import freeze_start_up_heap
 from desktop.services import availability, booking, patients
 from desktop.services.common import KIOSK, Actor
 from desktop.store.local import DB_NAME, LocalStore
@@ -696,6 +698,7 @@ def populate_feed(server: Server, spec: ClinicSpec, total: int) -> tuple[int, in
 def pull_child(args: dict[str, Any], out: Queue[dict[str, Any]]) -> None:
     """A fresh device, alone in this process: open the store, then one sync (timed, memory measured)."""
     try:
+        freeze_start_up_heap()  # as `clinic` does before any command (desktop/cli.py)
         if args["trace"]:
             tracemalloc.start()
         folder = Path(args["folder"])
