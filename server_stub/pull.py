@@ -15,17 +15,10 @@ from sqlalchemy.sql.elements import ColumnElement
 from desktop.store.codec import data_fields, encode
 from desktop.store.models import ENTITY_MODELS
 from desktop.store.types import UTCDateTime
+from desktop.sync.protocol import DESK_ONLY_FIELDS, HIDDEN
 from server_stub.db import one_of
 from server_stub.models import ChangeLog
 
-# What a device kind never receives (SYNC.md: a kiosk gets no chat, prescriptions or histories).
-HIDDEN: dict[str, frozenset[str]] = {
-    "desk": frozenset(),
-    "kiosk": frozenset({"chat_message", "prescription", "consultation", "audit_event", "sync_conflict"}),
-    "board": frozenset(set(ENTITY_MODELS) - {"clinic", "clinician", "queue_token"}),
-}
-# Fields only desks receive: clinicians' password hashes, for offline sign-in.
-DESK_ONLY_FIELDS = {"clinician": frozenset({"password_hash"})}
 JSON_NATIVE = (str, int, float, bool, dict, list)  # values of these column types are sent as they are
 OWNER_AT = 4  # the place of a row's clinic in its layout's query; the data fields follow
 DATA_AT = 5

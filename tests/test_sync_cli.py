@@ -122,6 +122,36 @@ def test_enroll_refuses_a_data_dir_of_another_clinic(
     assert main(["--data-dir", str(tmp_path / "fresh"), "enroll", server.base_url, code]) == 0
 
 
+def test_enroll_refuses_to_make_a_desks_data_dir_a_kiosk(
+    server: LiveServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A kiosk may not keep what a desk holds (here the audit trail, and staff password hashes for
+    offline sign-in): the data dir is refused before the code is spent."""
+    clinic_id = server.create_clinic()
+    server.add_user(clinic_id, "doctor")
+    data = tmp_path / "desk"
+    assert main(["--data-dir", str(data), "enroll", server.base_url, server.code(clinic_id, "desk")]) == 0
+    store = LocalStore(data)
+    try:
+        with store.unit_of_work() as uow:
+            patients.register(uow, actor=KIOSK, full_name="Ines Ortiz", birth_date=date(1979, 8, 1))
+    finally:
+        store.close()
+    capsys.readouterr()
+    code = server.code(clinic_id, "kiosk")
+    as_kiosk = ["--data-dir", str(data), "--device-kind", "kiosk", "enroll", server.base_url, code]
+    assert main(as_kiosk) == 2
+    err = capsys.readouterr().err
+    assert "was a desk and holds records a kiosk may not keep (audit event, clinician password hash)" in err
+    assert "new, empty --data-dir" in err
+    assert rows(data / DB_NAME, "SELECT kind FROM device_state") == [("desk",)]
+    # The code was not spent: a fresh data dir becomes the kiosk.
+    fresh = ["--data-dir", str(tmp_path / "kiosk"), "--device-kind", "kiosk", "enroll", server.base_url, code]
+    assert main(fresh) == 0
+    # The desk's own data dir may enrol again as a desk.
+    assert main(["--data-dir", str(data), "enroll", server.base_url, server.code(clinic_id, "desk")]) == 0
+
+
 def test_enroll_with_a_bad_code_or_no_enrolment(
     server: LiveServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

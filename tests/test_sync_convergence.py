@@ -42,9 +42,8 @@ from desktop.store.models import ENTITY_MODELS, Appointment, JournalOp, Patient
 from desktop.sync.client import SyncClient
 from desktop.sync.engine import SyncEngine
 from desktop.sync.errors import Offline
-from desktop.sync.protocol import PullResponse, PushRequest, PushResponse
+from desktop.sync.protocol import HIDDEN, PullResponse, PushRequest, PushResponse
 from desktop.sync.report import Progress
-from server_stub.pull import HIDDEN
 from tests.fixtures.server import (  # noqa: F401
     Enrolled,
     LiveServer,

@@ -29,10 +29,10 @@ from desktop.services.common import KIOSK, Actor, current_clinic, local_time_tex
 from desktop.store.local import LocalStore
 from desktop.store.models import ENTITY_MODELS, Appointment, Clinic, Clinician, Patient, SyncConflict
 from desktop.store.types import utcnow
+from desktop.sync.protocol import HIDDEN
 from server_stub import admin
 from server_stub.background import serving
 from server_stub.db import create_server_engine, migrate, sqlite_url
-from server_stub.pull import HIDDEN
 
 WALK_IN = {
     "full_name": "Sunita Verma",

@@ -11,7 +11,8 @@ Enrolment redeems the one-time code for a device id, a token, the clinic and the
 queue-token letter. The server's device id replaces the locally made one from the next start
 (it is the node of the device's clock stamps and the device named in audit rows); the token
 goes to the keyring (see desktop.sync.credentials). A data dir that already holds another
-clinic's data is refused: one data dir, one clinic.
+clinic's data is refused: one data dir, one clinic. So is a desk's data dir enrolled as a kiosk or
+a board, which may not keep what a desk holds (prescriptions, chat, staff passwords...).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from sqlalchemy import select
 from desktop.commands import Context, Subcommands, add_command
 from desktop.domain.errors import InvalidInput, NotAllowed, NotFound
 from desktop.store.local import LocalStore
-from desktop.store.models import Clinic
+from desktop.store.models import ENTITY_MODELS, Clinic
 
 if TYPE_CHECKING:
     from desktop.sync.credentials import Credentials
@@ -100,6 +101,37 @@ def _refuse_mixing(store: LocalStore, clinic_id: str | None, *, spent_device: st
         )
 
 
+def _kept_from(store: LocalStore, kind: str) -> list[str]:
+    """What this data dir holds that a device of `kind` may not keep, if it was another kind of
+    device: a kiosk keeps no chat, prescriptions or histories, a board no patients (SYNC.md)."""
+    from desktop.sync.protocol import DESK_ONLY_FIELDS, HIDDEN
+
+    if store.device().kind == kind:
+        return []  # what it holds it received or made as this kind (a kiosk's own audit events)
+    found: list[str] = []
+    with store.reading() as session:
+        for entity in sorted(HIDDEN[kind]):
+            table = ENTITY_MODELS[entity].__table__  # type: ignore[attr-defined]
+            if session.execute(select(table.c.id).limit(1)).first() is not None:
+                found.append(entity.replace("_", " "))
+        for entity, fields in DESK_ONLY_FIELDS.items():
+            table = ENTITY_MODELS[entity].__table__  # type: ignore[attr-defined]
+            for name in sorted(fields if kind != "desk" else ()):
+                if session.execute(select(table.c.id).where(table.c[name].is_not(None)).limit(1)).first():
+                    found.append(f"{entity} {name.replace('_', ' ')}")
+    return found
+
+
+def _refuse_narrowing(store: LocalStore, kind: str) -> None:
+    kept = _kept_from(store, kind)
+    if kept:
+        raise NotAllowed(
+            f"This data dir ({store.data_dir}) was a {store.device().kind} and holds records a {kind} "
+            f"may not keep ({', '.join(kept)}). Enrol the {kind} with a new, empty --data-dir.",
+            field="data_dir",
+        )
+
+
 def run_enroll(ctx: Context, args: argparse.Namespace) -> int:
     from desktop.sync.client import SyncClient
     from desktop.sync.credentials import Credentials
@@ -110,6 +142,7 @@ def run_enroll(ctx: Context, args: argparse.Namespace) -> int:
     with ctx.store(create=True) as store:
         if store.device().server_url is None:
             _refuse_mixing(store, None)  # set up locally, never synced: it cannot be the server's clinic
+        _refuse_narrowing(store, kind)  # before the code is spent
         credentials = Credentials(store.data_dir)
         with SyncClient(url, token_provider=credentials.device_token) as client:
             enrolled = client.enroll(args.code, name, kind)

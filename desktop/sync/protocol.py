@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -35,6 +35,15 @@ Entity = Literal[
     "sync_conflict",
 ]
 DeviceKind = Literal["kiosk", "desk", "board"]
+# What a device kind never receives (SYNC.md: a kiosk gets no chat, prescriptions or histories), nor
+# keeps: a data dir that holds such rows is not enrolled as that kind (desktop/sync/cli.py).
+HIDDEN: dict[str, frozenset[str]] = {
+    "desk": frozenset(),
+    "kiosk": frozenset({"chat_message", "prescription", "consultation", "audit_event", "sync_conflict"}),
+    "board": frozenset(get_args(Entity)) - {"clinic", "clinician", "queue_token"},
+}
+# Fields only desks receive: clinicians' password hashes, for offline sign-in.
+DESK_ONLY_FIELDS = {"clinician": frozenset({"password_hash"})}
 OpStatus = Literal["applied", "merged", "conflict", "rejected"]
 
 
