@@ -3,8 +3,10 @@
 Twelve pushing devices (eight kiosks, four desks), each a thread with its own SQLite store, sync
 engine and HTTP client, make real changes through the services — registrations, bookings of the
 same few slots, check-ins, walk-in queue tokens, edits of the same patients — and sync after
-every few. Three pullers (two desks and a kiosk) sync in a loop meanwhile and record every change
-their pages deliver. At the end:
+every few. A desk that worked offline pushes its backlog meanwhile, in pushes large enough for the
+server to write their rows by COPY on PostgreSQL (server_stub.db.insert_rows). Three pullers (two
+desks and a kiosk) sync in a loop meanwhile and record every change their pages deliver. At the
+end:
 
 - every puller received every change exactly once per version: the seqs it was sent strictly
   increase, each row's versions strictly increase (a row re-announced unchanged, which the
@@ -42,6 +44,7 @@ from desktop.store.models import Appointment, SyncConflict
 from desktop.sync.client import SyncClient
 from desktop.sync.protocol import PullResponse
 from desktop.sync.report import SyncReport
+from server_stub.db import COPY_MIN_ROWS
 from tests.fixtures.server import (  # noqa: F401
     LiveServer,
     device_template,
@@ -67,6 +70,7 @@ SEED = int(os.environ.get("SYNC_CONCURRENCY_SEED", "7"))
 KIOSKS, DESKS = 8, 4
 PULLERS = (("puller-desk-1", "desk"), ("puller-desk-2", "desk"), ("puller-kiosk", "kiosk"))
 SHARED_PATIENTS = 6
+BACKLOG = COPY_MIN_ROWS + 20  # registrations made offline by one desk
 
 
 def letters(n: int) -> str:
@@ -259,6 +263,7 @@ def test_many_devices_push_at_once_while_others_pull(
         )
 
     admin = device("admin-desk", "desk")
+    backlog = device("backlog-desk", "desk")
     pushers: list[Pusher] = []
     pullers: list[Device] = []
     try:
@@ -291,22 +296,27 @@ def test_many_devices_push_at_once_while_others_pull(
             pushers.append(Pusher(device(f"{kind}-{n}", kind, page_size=50), rng, doctors, shared))
         for name, kind in PULLERS:
             pullers.append(device(name, kind, client_class=RecordingClient, page_size=25))
-        for pusher in pushers:
-            assert pusher.device.sync().ok  # the clinic, its doctors and their hours
+        for each in [backlog, *(pusher.device for pusher in pushers)]:
+            assert each.sync().ok  # the clinic, its doctors and their hours
+        with backlog.store.unit_of_work() as uow:
+            for n in range(BACKLOG):
+                name = f"Backlog {letters(n)} Person"
+                patients.register(uow, actor=RECEPTION, full_name=name, birth_date=date(1960, 1, 1))
 
         stop = threading.Event()
         failures: list[str] = []
         hiccups: list[str] = []  # retryable failures (on SQLite: a writer waited too long for the lock)
         threads = [threading.Thread(target=pull_loop, args=(p, stop, failures, hiccups)) for p in pullers]
+        threads.append(threading.Thread(target=pull_loop, args=(backlog, stop, failures, hiccups)))
         threads += [threading.Thread(target=p.run, args=(rounds, hiccups)) for p in pushers]
         started = time.monotonic()
         for thread in threads:
             thread.start()
-        for thread in threads[len(pullers) :]:
+        for thread in threads[len(pullers) + 1 :]:
             thread.join(300)
         pulls_meanwhile = [len(p.reports) for p in pullers]
         stop.set()
-        for thread in threads[: len(pullers)]:
+        for thread in threads[: len(pullers) + 1]:
             thread.join(120)
         assert not any(t.is_alive() for t in threads), "a device thread hangs"
         failures += [f for p in pushers for f in p.failures]
@@ -315,8 +325,9 @@ def test_many_devices_push_at_once_while_others_pull(
         elapsed = time.monotonic() - started
         pushed = sum(r.pushed for p in pushers for r in p.device.reports)
         assert pushed > 12 * rounds, pushed
+        assert max(r.pushed for r in backlog.reports) >= 2 * BACKLOG  # a patient and an audit event each
 
-        everyone = [admin, *(p.device for p in pushers), *pullers]
+        everyone = [admin, backlog, *(p.device for p in pushers), *pullers]
         sync_until_quiet(everyone)
         engine = live_server.engine
         rows = server_rows(engine, clinic_id)
@@ -355,5 +366,5 @@ def test_many_devices_push_at_once_while_others_pull(
             f"{len(hiccups)} syncs failed and were retried: {hiccups[:2]}"
         )
     finally:
-        for each in [admin, *(p.device for p in pushers), *pullers]:
+        for each in [admin, backlog, *(p.device for p in pushers), *pullers]:
             each.close()
