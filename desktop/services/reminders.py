@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from desktop.domain.appointments import AppointmentStatus
 from desktop.services.common import PatientBrief
 from desktop.store.models import Appointment, Reminder
 from desktop.store.uow import UnitOfWork
@@ -40,10 +41,20 @@ def cancel_for(uow: UnitOfWork, *, appointment_id: str) -> None:
 
 
 def due(session: Session, *, now: datetime, limit: int = 100) -> list[Reminder]:
+    """The pending reminders to send now: only those of appointments that are confirmed. A booking
+    the server found double (status `conflict`, SYNC.md) keeps its reminder pending and sends
+    nothing; rebooked into a free slot, it is confirmed again and its reminder moves with it."""
     return list(
         session.scalars(
             select(Reminder)
-            .where(Reminder.status == "pending", Reminder.due_at <= now, Reminder.deleted.is_(False))
+            .join(Appointment, Appointment.id == Reminder.appointment_id)
+            .where(
+                Reminder.status == "pending",
+                Reminder.due_at <= now,
+                Reminder.deleted.is_(False),
+                Appointment.status == AppointmentStatus.CONFIRMED.value,
+                Appointment.deleted.is_(False),
+            )
             .order_by(Reminder.due_at)
             .limit(limit)
         )
