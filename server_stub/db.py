@@ -85,10 +85,11 @@ def one_of(column: ColumnElement[Any], name: str, dialect: str) -> ColumnElement
     return column.in_(bindparam(name, expanding=True))
 
 
-# Fewer rows than this are written by INSERTs in a pipeline (`pipelined`), more by COPY. COPY costs
-# two round trips a table and cannot run in a pipeline, where a small push's writes all go in one;
-# from ~20 rows on it takes less time than the INSERTs even on an idle machine (~3 µs of the
-# server's Python a row against ~9), and a busy server waits longer for each round trip.
+# From this many rows on, a table's rows go by COPY (`insert_rows`); a push of fewer ops sends all
+# its writes in one pipeline (apply.py), which cannot hold a COPY. A COPY costs two round trips, a
+# pipeline one for everything; per row COPY costs ~3 µs of the server's Python against ~9 for an
+# INSERT, so it is quicker from ~20 rows on even on an idle machine, and a busy server waits
+# longer for each round trip.
 COPY_MIN_ROWS = 100
 
 
