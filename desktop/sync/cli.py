@@ -106,8 +106,8 @@ def _kept_from(store: LocalStore, kind: str) -> list[str]:
     device: a kiosk keeps no chat, prescriptions or histories, a board no patients (SYNC.md)."""
     from desktop.sync.protocol import DESK_ONLY_FIELDS, HIDDEN
 
-    if store.device().kind == kind:
-        return []  # what it holds it received or made as this kind (a kiosk's own audit events)
+    if kind == "desk" or store.device().kind == kind:
+        return []  # a desk keeps everything; a re-enrolled kiosk, what it made (its audit events)
     found: list[str] = []
     with store.reading() as session:
         for entity in sorted(HIDDEN[kind]):
@@ -116,7 +116,7 @@ def _kept_from(store: LocalStore, kind: str) -> list[str]:
                 found.append(entity.replace("_", " "))
         for entity, fields in DESK_ONLY_FIELDS.items():
             table = ENTITY_MODELS[entity].__table__  # type: ignore[attr-defined]
-            for name in sorted(fields if kind != "desk" else ()):
+            for name in sorted(fields):
                 if session.execute(select(table.c.id).where(table.c[name].is_not(None)).limit(1)).first():
                     found.append(f"{entity} {name.replace('_', ' ')}")
     return found
