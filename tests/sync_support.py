@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import shutil
 import socket
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date
 from datetime import time as clock_time
 from pathlib import Path
 from typing import Any
 
-import uvicorn
 from keyring.backend import KeyringBackend
 from sqlalchemy import select
 
@@ -32,7 +30,7 @@ from desktop.sync.client import SyncClient
 from desktop.sync.credentials import Credentials
 from desktop.sync.engine import SyncEngine
 from desktop.sync.report import SyncReport
-from server_stub.app import create_app
+from server_stub import background
 from tests.fixtures.server import Enrolled, LiveServer, tomorrow_at
 
 SYNC_COLUMNS = ("version", "hlc", "deleted")
@@ -186,29 +184,10 @@ def assert_converged(server: LiveServer, device: Device, entities: tuple[str, ..
             assert mine == {k: v for k, v in row.items() if k not in skip}, (entity, row_id)
 
 
-@contextmanager
-def serving(database_url: str, port: int) -> Iterator[str]:
-    """Another server process on the same database, on a port chosen beforehand (so that devices can
-    be pointed at it while it is still down)."""
-    config = uvicorn.Config(
-        create_app(database_url, run_migrations=False),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        lifespan="on",
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name=f"server-{port}", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+def serving(database_url: str, port: int) -> AbstractContextManager[str]:
+    """Another server on the same database, on a port chosen beforehand (so that devices can be
+    pointed at it while it is still down)."""
+    return background.serving(database_url, port=port, run_migrations=False)
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 15.0) -> None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import requests
 from fastapi import FastAPI
-from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
 from server_stub import errors
+from server_stub.background import serving_app
 
 
 def test_a_locked_sqlite_database_is_a_503_to_retry_not_a_500(tmp_path: Path) -> None:
@@ -33,13 +34,13 @@ def test_a_locked_sqlite_database_is_a_503_to_retry_not_a_500(tmp_path: Path) ->
             conn.execute(text("SELECT * FROM no_such_table"))
         return {"status": "ok"}
 
-    with TestClient(app, raise_server_exceptions=False) as client:
-        busy = client.post("/write")
+    with serving_app(app) as base_url:
+        busy = requests.post(f"{base_url}/write", timeout=10)
         assert busy.status_code == 503
         assert busy.headers["Retry-After"] == "1"
         assert "busy" in busy.json()["detail"]
         # Any other database failure stays a plain 500 with no traceback in the answer.
-        other = client.get("/broken")
+        other = requests.get(f"{base_url}/broken", timeout=10)
         assert other.status_code == 500 and "Traceback" not in other.text
     holder.execute("ROLLBACK")
     holder.close()
