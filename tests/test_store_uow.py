@@ -126,13 +126,18 @@ def test_a_service_error_half_way_leaves_nothing_behind(
 
 def test_listeners_hear_about_committed_ops_only(store: LocalStore, clinic: ClinicSetup) -> None:
     heard: list[list[str]] = []
-    store.on_commit(lambda ops: heard.append([op.entity for op in ops]))
+    unsubscribe = store.on_commit(lambda ops: heard.append([op.entity for op in ops]))
     with pytest.raises(ValueError), store.unit_of_work() as uow:
         patients.register(uow, actor=SYSTEM, full_name="Never Saved", birth_date=date(1990, 1, 1))
         raise ValueError
     assert heard == []
     with store.unit_of_work() as uow:
         patients.register(uow, actor=SYSTEM, full_name="Saved Person", birth_date=date(1990, 1, 1))
+    assert heard == [["patient", "audit_event"]]
+    unsubscribe()
+    unsubscribe()  # twice is harmless (a worker stopped twice)
+    with store.unit_of_work() as uow:
+        patients.register(uow, actor=SYSTEM, full_name="Unheard Person", birth_date=date(1990, 1, 1))
     assert heard == [["patient", "audit_event"]]
 
 

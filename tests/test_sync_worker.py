@@ -3,8 +3,10 @@ comes back on reconnect, stops for good reasons, and always stops cleanly when t
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
+import weakref
 from typing import Any
 
 from desktop.store.local import LocalStore
@@ -196,3 +198,19 @@ def test_stop_interrupts_a_long_sync_between_chunks(desk: Device) -> None:
     assert time.monotonic() - started < 2
     assert worker.last_report is not None and worker.last_report.cancelled
     assert 0 < worker.status().pending < 60
+
+
+def test_a_stopped_worker_is_let_go_by_the_store(desk: Device) -> None:
+    # The desk replaces its worker when staff re-enrol or switch servers: the old one must not live
+    # on in the store's commit listeners, woken by every booking.
+    def run_and_stop() -> weakref.ref[SyncWorker]:
+        worker = worker_for(desk, interval=60)
+        worker.start()
+        wait_for(lambda: worker.status().state == "online")
+        assert worker.stop(timeout=10)
+        return weakref.ref(worker)
+
+    stopped = run_and_stop()
+    gc.collect()
+    assert stopped() is None
+    register(desk, "After Stop", actor=RECEPTION)  # commits with no worker left to tell

@@ -71,10 +71,18 @@ class LocalStore:
                 setattr(state, key, value)
             return state
 
-    def on_commit(self, listener: Callable[[list[Journaled]], None]) -> None:
-        """Called after every unit of work that journaled something (e.g. to wake the sync worker)."""
+    def on_commit(self, listener: Callable[[list[Journaled]], None]) -> Callable[[], None]:
+        """Called after every unit of work that journaled something (e.g. to wake the sync worker).
+        Returns the call that stops it being called."""
         with self._lock:
             self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return unsubscribe
 
     def _committed(self, ops: list[Journaled]) -> None:
         for listener in list(self._listeners):

@@ -95,7 +95,7 @@ class SyncWorker:
         self._client: SyncClient | None = None
         self._engine: SyncEngine | None = None
         self.last_report: SyncReport | None = None
-        store.on_commit(self._on_local_change)
+        self._unsubscribe = store.on_commit(self._on_local_change)
 
     # -- the caller's side --------------------------------------------------------------------
 
@@ -106,7 +106,9 @@ class SyncWorker:
         self._thread.start()
 
     def stop(self, timeout: float | None = 10.0) -> bool:
-        """Ask the loop to end (a sync in progress stops after its current chunk); True once joined."""
+        """Ask the loop to end (a sync in progress stops after its current chunk); True once joined.
+        The store stops telling this worker of its commits."""
+        self._unsubscribe()
         self._stopping.set()
         with self._cond:
             self._cond.notify_all()
