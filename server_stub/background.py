@@ -30,7 +30,7 @@ def serving_app(app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0) -> Iter
     """uvicorn serving any ASGI app in a daemon thread until the block ends; yields the base URL."""
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name=f"clinic-server-{port}", daemon=True)
+    thread = threading.Thread(target=server.run, name="clinic-server", daemon=True)
     thread.start()
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     while not server.started:
