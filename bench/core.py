@@ -57,12 +57,13 @@ from common import (
 from sqlalchemy import func, insert, select
 
 from desktop.domain.roles import Role
-from desktop.domain.scheduling import Slot, free_slots
+from desktop.domain.scheduling import Slot, build_schedules, calendar_of, free_slots
 from desktop.heap import freeze_start_up_heap
 from desktop.services import availability, booking, clinic, patients, queue
 from desktop.services.common import SYSTEM, Actor, current_clinic
 from desktop.store.local import LocalStore
 from desktop.store.models import Appointment, Availability, Patient, QueueToken
+from desktop.store.slots import booked_intervals
 
 TARGETS_MS = {
     "slots_50x30_ms": 50.0,
@@ -419,11 +420,11 @@ def bench_slots(store: LocalStore, sizes: Sizes) -> dict[str, Any]:
     # The same computation without the database: rules, calendar and bookings read once up front.
     with store.reading() as session:
         rules = list(session.scalars(select(Availability).where(Availability.deleted.is_(False))))
-        schedules = availability.build_schedules(rules)
-        calendar = availability.calendar_of(current_clinic(session))
+        schedules = build_schedules(rules)
+        calendar = calendar_of(current_clinic(session))
         start = datetime.combine(FIRST_DAY, time(0), tzinfo=TZ)
         end = datetime.combine(last + timedelta(days=1), time(0), tzinfo=TZ)
-        booked = availability.booked_intervals(session, list(schedules), start, end)
+        booked = booked_intervals(session, list(schedules), start, end)
 
     def domain() -> None:
         for cid, schedule in schedules.items():

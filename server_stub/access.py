@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Row, Select, bindparam, delete, insert, selec
 
 from desktop.domain.errors import ClinicError, NotAllowed
 from desktop.domain.ids import CROCKFORD, new_id
-from desktop.services.clinic import hash_password, verify_password
+from desktop.domain.staff import hash_password, verify_password
 from desktop.store.models import Clinician
 from server_stub.db import one_of
 from server_stub.models import Device, EnrollmentCode, UserSession

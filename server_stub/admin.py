@@ -2,7 +2,7 @@
 
 Used by `clinic server ...` (server_stub/cli.py) and the tests. Each function works inside the
 caller's transaction; synced rows are written through `RowWriter`, so devices pull them. Input is
-checked with the same rules as the desktop's set-up (desktop.services.clinic): errors are typed.
+checked with the same rules as the desktop's set-up (desktop.domain.staff): errors are typed.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from sqlalchemy import Connection, select
 from desktop.domain.clock import HybridLogicalClock
 from desktop.domain.errors import InvalidInput, NotFound
 from desktop.domain.ids import new_id
-from desktop.services.clinic import check_clinic, check_clinician, hash_password
+from desktop.domain.staff import check_clinic, check_clinician, hash_password
 from desktop.store.models import Clinic, Clinician
 from server_stub import access
 from server_stub.models import Device

@@ -28,9 +28,7 @@ from desktop.domain.errors import ClinicError
 from desktop.domain.ids import human_code, new_id
 from desktop.domain.patients import SEXES, check_birth_date, clean_name, name_key
 from desktop.domain.prescriptions import PrescriptionStatus, validate_medicines
-from desktop.domain.scheduling import free_slots
-from desktop.services.availability import booked_intervals, build_schedules, calendar_of
-from desktop.services.clinic import STAFF_ROLES
+from desktop.domain.staff import STAFF_ROLES
 from desktop.store.codec import data_fields, decode, encode
 from desktop.store.models import (
     APPEND_ONLY,
@@ -42,6 +40,7 @@ from desktop.store.models import (
     Prescription,
     Synced,
 )
+from desktop.store.slots import free_slots_of, read_calendars
 from desktop.sync.protocol import Op, OpResult, PushRequest, PushResponse
 from server_stub.db import COPY_MIN_ROWS, insert_rows, one_of, pipelined
 from server_stub.models import AppliedOp
@@ -690,30 +689,13 @@ def _next_free_slot(conn: Connection, row: dict[str, Any], now: datetime) -> dat
         clinic = session.get(Clinic, row["clinic_id"])
         if clinic is None:
             return None
-        calendar = calendar_of(clinic)
-        rules = list(
-            session.scalars(
-                select(Availability).where(
-                    Availability.clinician_id == row["clinician_id"], Availability.deleted.is_(False)
-                )
-            )
-        )
-        schedule = build_schedules(rules).get(row["clinician_id"])
-        if schedule is None:
-            return None
-        first: date = row["starts_at"].astimezone(calendar.tz).date()
+        doctor = row["clinician_id"]
+        calendars = read_calendars(session, clinic, [doctor])
+        first: date = row["starts_at"].astimezone(calendars.clinic.tz).date()
         last = first + timedelta(days=SUGGESTION_DAYS)
-        booked = booked_intervals(
-            session,
-            [row["clinician_id"]],
-            row["starts_at"],
-            row["starts_at"] + timedelta(days=SUGGESTION_DAYS + 1),
-        ).get(row["clinician_id"], [])
+        slots = free_slots_of(session, calendars, first_day=first, last_day=last, now=now).get(doctor, ())
     after = max(row["starts_at"], now)
-    return next(
-        (s.start for s in free_slots(schedule, calendar, first, last, booked, now=now) if s.start >= after),
-        None,
-    )
+    return next((s.start for s in slots if s.start >= after), None)
 
 
 # -- probable duplicate patients --------------------------------------------------------------

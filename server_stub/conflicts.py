@@ -20,23 +20,21 @@ from desktop.domain import appointments as appt
 from desktop.domain.clock import HybridLogicalClock
 from desktop.domain.errors import BookingConflict, ClinicError, InvalidInput, NotAllowed, NotFound
 from desktop.domain.ids import new_id
+from desktop.domain.reminders import LEAD_TIME
 from desktop.domain.roles import require
-from desktop.domain.scheduling import day_bounds, free_slots
-from desktop.services.availability import booked_intervals, build_schedules, calendar_of
-from desktop.services.patients import _REPOINTED as REPOINTED  # one list of what follows a merged patient
-from desktop.services.reminders import LEAD_TIME
 from desktop.store.codec import data_fields, encode
 from desktop.store.models import (
     ENTITY_MODELS,
+    PATIENT_RECORDS,
     Appointment,
     AuditEvent,
-    Availability,
     Clinic,
     Patient,
     Reminder,
     SyncConflict,
     Synced,
 )
+from desktop.store.slots import free_slots_of, read_calendars
 from desktop.sync.protocol import Op, OpResult, ResolveRequest
 from server_stub import apply
 from server_stub.access import Caller
@@ -257,19 +255,12 @@ def _free_slot(
         clinic = session.get(Clinic, row["clinic_id"])
         if clinic is None:
             return None
-        calendar = calendar_of(clinic)
-        rules = session.scalars(
-            select(Availability).where(
-                Availability.clinician_id == row["clinician_id"], Availability.deleted.is_(False)
-            )
-        )
-        schedule = build_schedules(list(rules)).get(row["clinician_id"])
-        if schedule is None:
-            return None
-        day = starts_at.astimezone(calendar.tz).date()
-        first, last = (datetime.fromtimestamp(t, UTC) for t in day_bounds(day, calendar.tz))
-        booked = booked_intervals(session, [row["clinician_id"]], first, last, exclude=row["id"])
-    slots = free_slots(schedule, calendar, day, day, booked.get(row["clinician_id"], []), now=now)
+        doctor = row["clinician_id"]
+        calendars = read_calendars(session, clinic, [doctor])
+        day = starts_at.astimezone(calendars.clinic.tz).date()
+        slots = free_slots_of(
+            session, calendars, first_day=day, last_day=day, now=now, exclude=row["id"]
+        ).get(doctor, ())
     return next(((s.start, s.end) for s in slots if s.start == starts_at), None)
 
 
@@ -288,7 +279,7 @@ def _merge(r: Resolution) -> None:
             raise NotFound("One of the two patient records is gone.", field="conflict_id")
         if patient["merged_into"]:
             raise InvalidInput(f"Patient {patient['code']} was already merged.", field="choice")
-    for model in REPOINTED:
+    for model in PATIENT_RECORDS:
         owner = model.__table__.c.patient_id  # type: ignore[attr-defined]
         for row in r.rows_of(model, owner == duplicate_id):
             r.update(model, row, {"patient_id": survivor_id})

@@ -10,12 +10,13 @@ measured by bench/core.py (see BENCHMARKS.md).
 from __future__ import annotations
 
 import bisect
+from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from itertools import chain
-from typing import overload
+from typing import Protocol, overload
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -288,3 +289,76 @@ _local_ts = lru_cache(maxsize=8192)(local_ts)
 @lru_cache(maxsize=16384)
 def _utc(ts: int) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
+
+
+class Rule(Protocol):
+    """What `build_schedules` reads of an availability rule: an ORM object or a plain row."""
+
+    @property
+    def clinician_id(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def weekday(self) -> int | None: ...
+    @property
+    def start_time(self) -> time | None: ...
+    @property
+    def end_time(self) -> time | None: ...
+    @property
+    def slot_minutes(self) -> int: ...
+    @property
+    def capacity(self) -> int: ...
+    @property
+    def buffer_minutes(self) -> int: ...
+    @property
+    def daily_cap(self) -> int | None: ...
+    @property
+    def valid_from(self) -> date | None: ...
+    @property
+    def valid_to(self) -> date | None: ...
+
+
+class ClinicSettings(Protocol):
+    """What `calendar_of` reads of a clinic: its row or the services' `ClinicInfo`."""
+
+    @property
+    def timezone(self) -> str: ...
+    @property
+    def holidays(self) -> Iterable[str] | None: ...
+    @property
+    def min_notice_minutes(self) -> int: ...
+
+
+def build_schedules(rules: Iterable[Rule]) -> dict[str, DoctorSchedule]:
+    hours: dict[str, list[WorkingHours]] = defaultdict(list)
+    breaks: dict[str, list[Break]] = defaultdict(list)
+    leave: dict[str, list[Leave]] = defaultdict(list)
+    for r in rules:
+        if r.kind == "hours" and r.weekday is not None and r.start_time and r.end_time:
+            hours[r.clinician_id].append(
+                WorkingHours(
+                    r.weekday,
+                    r.start_time,
+                    r.end_time,
+                    r.slot_minutes,
+                    r.capacity,
+                    r.buffer_minutes,
+                    r.daily_cap,
+                    r.valid_from,
+                    r.valid_to,
+                )
+            )
+        elif r.kind == "break" and r.weekday is not None and r.start_time and r.end_time:
+            breaks[r.clinician_id].append(Break(r.weekday, r.start_time, r.end_time))
+        elif r.kind == "leave" and r.valid_from and r.valid_to:
+            leave[r.clinician_id].append(Leave(r.valid_from, r.valid_to))
+    ids = hours.keys() | breaks.keys() | leave.keys()
+    return {cid: DoctorSchedule(cid, tuple(hours[cid]), tuple(breaks[cid]), tuple(leave[cid])) for cid in ids}
+
+
+def calendar_of(clinic: ClinicSettings) -> ClinicCalendar:
+    return ClinicCalendar(
+        ZoneInfo(clinic.timezone),
+        frozenset(date.fromisoformat(d) for d in clinic.holidays or ()),
+        timedelta(minutes=clinic.min_notice_minutes),
+    )

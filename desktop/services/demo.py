@@ -31,6 +31,7 @@ from desktop.domain.errors import BookingConflict, InvalidInput, NotFound, Proba
 from desktop.domain.patients import age_on, name_key, normalise_phone
 from desktop.domain.roles import Role
 from desktop.domain.scheduling import Slot
+from desktop.domain.staff import hash_password
 from desktop.services import availability, booking, consultations, patients, prescriptions, queue
 from desktop.services import clinic as clinic_service
 from desktop.services.common import KIOSK, SYSTEM, Actor, current_clinic
@@ -749,7 +750,7 @@ class _Demo:
             clinic_service.set_holidays(uow, actor=SYSTEM, holidays=[self.holiday])
             # Every demo account has the same published password: hash it once (Argon2 takes
             # ~0.15 s a hash, most of the demo's set-up) and give each account that hash.
-            password_hash = clinic_service.hash_password(STAFF_PASSWORD)
+            password_hash = hash_password(STAFF_PASSWORD)
             for plan in DOCTORS:
                 doctor = clinic_service.add_clinician(
                     uow,

@@ -22,14 +22,11 @@ from desktop.domain.roles import require
 from desktop.services import audit
 from desktop.services.common import Actor, clinic_zone, current_clinic, get, local_day, unused_code
 from desktop.store.models import (
+    PATIENT_RECORDS,
     Appointment,
     Consultation,
     Patient,
     Prescription,
-    QueueToken,
-    Reminder,
-    Synced,
-    WaitlistEntry,
 )
 from desktop.store.uow import UnitOfWork
 
@@ -249,16 +246,6 @@ def history(uow: UnitOfWork, *, actor: Actor, patient_id: str) -> PatientHistory
     return result
 
 
-_REPOINTED: tuple[type[Synced], ...] = (
-    Appointment,
-    QueueToken,
-    Consultation,
-    Prescription,
-    Reminder,
-    WaitlistEntry,
-)
-
-
 def merge(uow: UnitOfWork, *, actor: Actor, survivor_id: str, duplicate_id: str) -> Patient:
     """Fold a duplicate registration into the survivor: its visits, tokens and records move over.
     The duplicate row stays (pointing at the survivor) so its history is never lost."""
@@ -276,7 +263,7 @@ def merge(uow: UnitOfWork, *, actor: Actor, survivor_id: str, duplicate_id: str)
             "That record was itself merged into another one; merge into the current record.",
             field="survivor_id",
         )
-    for model in _REPOINTED:
+    for model in PATIENT_RECORDS:
         rows = session.scalars(select(model).where(model.patient_id == duplicate.id))  # type: ignore[attr-defined]
         for row in rows:
             row.patient_id = survivor.id  # type: ignore[attr-defined]

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from desktop.domain.appointments import AppointmentStatus
+from desktop.domain.reminders import LEAD_TIME
 from desktop.services.common import PatientBrief
 from desktop.store.models import Appointment, Reminder
 from desktop.store.uow import UnitOfWork
-
-LEAD_TIME = timedelta(hours=24)
 
 
 def schedule(uow: UnitOfWork, *, appointment: Appointment, patient: PatientBrief) -> Reminder | None:

@@ -336,6 +336,16 @@ SYNCED_MODELS: tuple[type[Synced], ...] = (
 )
 ENTITY_MODELS: dict[str, type[Synced]] = {m.__entity__: m for m in SYNCED_MODELS}
 APPEND_ONLY = frozenset({"chat_message", "audit_event"})
+# A patient's records: they follow the patient when a duplicate registration is merged into it
+# (on the device and when the server resolves a conflict by merging).
+PATIENT_RECORDS: tuple[type[Synced], ...] = (
+    Appointment,
+    QueueToken,
+    Consultation,
+    Prescription,
+    Reminder,
+    WaitlistEntry,
+)
 
 
 class JournalOp(Base):
