@@ -417,9 +417,15 @@ def _update(
     changes = dict(data)
     conflict_ids: list[str] = []
     decided_by_policy: set[str] = set()
-    merged = op.base_version < current["version"]
+    # Merged only when another device changed the row since the op's base: a device's own
+    # successive edits (several made before its first sync all sit on version 0) are applied.
+    others = (
+        writer.fields_changed_since(current["id"], op.base_version, not_by=ctx.device_id)
+        if op.base_version < current["version"]
+        else {}
+    )
+    merged = bool(others)
     if merged:
-        others = writer.fields_changed_since(current["id"], op.base_version, not_by=ctx.device_id)
         contested = {f for f in changes if f in others and changes[f] != current[f]}
         if contested and model is Prescription:
             return _keep_both_prescriptions(writer, ctx, op, current, changes)

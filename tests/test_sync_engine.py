@@ -159,6 +159,33 @@ def test_every_pulled_page_announces_its_rows_on_the_change_feed(
     assert ("patient", patient_id) in pulled and ("appointment", appointment_id) in pulled
 
 
+def test_a_devices_own_edits_before_its_first_sync_are_applied_not_counted_as_merges(
+    desk: Device, make_device: MakeDevice
+) -> None:
+    kiosk = make_device("kiosk", "kiosk")
+    kiosk.sync()
+    patient_id = register(kiosk, "Maria Lopez")
+    for address in ("1 Main St", "2 Main St", "3 Main St"):  # all on version 0: never synced yet
+        with kiosk.store.unit_of_work() as uow:
+            patients.update_details(uow, actor=RECEPTION, patient_id=patient_id, address=address)
+    report = kiosk.sync()
+    assert report.merged == 0 and report.conflicts == 0
+    assert report.applied == report.pushed >= 4
+    assert "merged 0" in report.summary()
+
+    # Another device's edit of the same row in between is a real merge, and is counted as one.
+    desk.sync()
+    with desk.store.unit_of_work() as uow:
+        patients.update_details(uow, actor=RECEPTION, patient_id=patient_id, phone="+919812345678")
+    with kiosk.store.unit_of_work() as uow:
+        patients.update_details(uow, actor=RECEPTION, patient_id=patient_id, allergies="penicillin")
+    desk.sync()
+    assert kiosk.sync().merged == 1
+    assert desk.sync().pulled >= 1
+    assert desk.row("patient", patient_id).allergies == "penicillin"
+    assert desk.row("patient", patient_id).phone == kiosk.row("patient", patient_id).phone
+
+
 def test_rebase_keeps_pending_local_edits_over_pulled_rows(
     server: LiveServer, desk: Device, make_device: MakeDevice
 ) -> None:
