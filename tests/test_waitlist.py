@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
+from sqlalchemy.exc import IntegrityError
 
 from desktop.domain.errors import BookingConflict, InvalidInput
+from desktop.domain.waitlist import WaitlistStatus
 from desktop.services import booking
 from desktop.services.common import SYSTEM
 from desktop.store.local import LocalStore
@@ -168,3 +170,15 @@ def test_a_patient_waits_once_per_doctor(
     with pytest.raises(InvalidInput) as info:
         join(store, make_patient().id, clinic.doctor_a, MONDAY + timedelta(days=3), MONDAY)
     assert info.value.field == "latest"
+
+
+def test_a_waiting_list_status_outside_the_domains_values_is_refused_by_the_database(
+    store: LocalStore, clinic: ClinicSetup, make_patient: PatientFactory
+) -> None:
+    entry_id = join(store, make_patient().id, clinic.doctor_a)
+    assert entry(store, entry_id).status == WaitlistStatus.WAITING
+    with pytest.raises(IntegrityError, match="CHECK"), store.unit_of_work() as uow:
+        row = uow.session.get(WaitlistEntry, entry_id)
+        assert row is not None
+        row.status = "parked"
+    assert entry(store, entry_id).status == WaitlistStatus.WAITING

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from desktop.commands import Context, Subcommands, add_command, iso_date
 from desktop.domain.errors import NotFound
 from desktop.domain.roles import Role
+from desktop.domain.waitlist import WaitlistStatus
 from desktop.services import booking, queue
 from desktop.services.common import clinic_zone, current_clinic, local_day
 from desktop.store.models import Availability, Clinician, JournalOp, Patient, WaitlistEntry
@@ -153,7 +154,9 @@ def print_requests_and_waitlist(session: Session) -> None:
     print(f"Online requests waiting for a decision: {len(requests)}")
     entries = list(
         session.scalars(
-            select(WaitlistEntry).where(WaitlistEntry.status == "waiting", WaitlistEntry.deleted.is_(False))
+            select(WaitlistEntry).where(
+                WaitlistEntry.status == WaitlistStatus.WAITING, WaitlistEntry.deleted.is_(False)
+            )
         )
     )
     names = patient_names(session, {e.patient_id for e in entries})

@@ -26,6 +26,7 @@ from desktop.domain.errors import BookingConflict, InvalidInput
 from desktop.domain.ids import new_id, normalise_code
 from desktop.domain.roles import Role, require
 from desktop.domain.scheduling import Slot, SlotList, day_bounds
+from desktop.domain.waitlist import OPEN_WAITLIST, WaitlistStatus
 from desktop.services import audit, reminders
 from desktop.services.availability import find_free_slots
 from desktop.services.common import (
@@ -451,7 +452,7 @@ def join_waitlist(
             exists().where(
                 WaitlistEntry.patient_id == patient.id,
                 WaitlistEntry.clinician_id == doctor.id,
-                WaitlistEntry.status.in_(("waiting", "offered")),
+                WaitlistEntry.status.in_(OPEN_WAITLIST),
                 WaitlistEntry.deleted.is_(False),
             )
         )
@@ -465,7 +466,7 @@ def join_waitlist(
             clinician_id=doctor.id,
             earliest=earliest,
             latest=latest,
-            status="waiting",
+            status=WaitlistStatus.WAITING.value,
             joined_at=uow.now(),
         )
     )
@@ -491,12 +492,14 @@ def offer_freed_slot(
     clinic = current_clinic(uow.session)
     day = local_day(clinic, starts_at)
     # An offer that lapsed unanswered leaves the patient in line, in their old place.
-    lapsed = and_(WaitlistEntry.status == "offered", WaitlistEntry.offer_expires_at < uow.now())
+    lapsed = and_(
+        WaitlistEntry.status == WaitlistStatus.OFFERED.value, WaitlistEntry.offer_expires_at < uow.now()
+    )
     entry = uow.session.scalars(
         select(WaitlistEntry)
         .where(
             WaitlistEntry.clinician_id == clinician_id,
-            or_(WaitlistEntry.status == "waiting", lapsed),
+            or_(WaitlistEntry.status == WaitlistStatus.WAITING.value, lapsed),
             WaitlistEntry.deleted.is_(False),
             WaitlistEntry.earliest <= day,
             WaitlistEntry.latest >= day,
@@ -506,7 +509,7 @@ def offer_freed_slot(
     ).first()
     if entry is None:
         return None
-    entry.status = "offered"
+    entry.status = WaitlistStatus.OFFERED.value
     entry.offered_start = starts_at
     entry.offer_expires_at = min(uow.now() + OFFER_HOLD, starts_at)
     uow.label(entry, "offer_slot")
@@ -515,7 +518,7 @@ def offer_freed_slot(
 
 def accept_offer(uow: UnitOfWork, *, actor: Actor, entry_id: str) -> Appointment:
     entry = get(uow.session, WaitlistEntry, entry_id)
-    if entry.status != "offered" or entry.offered_start is None:
+    if entry.status != WaitlistStatus.OFFERED or entry.offered_start is None:
         raise InvalidInput("There is no open offer for this patient.", field="entry_id")
     if entry.offer_expires_at and entry.offer_expires_at < uow.now():
         # Nothing is written (the unit of work rolls back): a lapsed offer already counts as
@@ -530,7 +533,7 @@ def accept_offer(uow: UnitOfWork, *, actor: Actor, entry_id: str) -> Appointment
         kind=AppointmentType.KIOSK if actor.role is Role.KIOSK else AppointmentType.FOLLOW_UP,
         reason="From the waiting list",
     )
-    entry.status = "booked"
+    entry.status = WaitlistStatus.BOOKED.value
     entry.appointment_id = appointment.id
     return appointment
 
@@ -539,10 +542,10 @@ def decline_offer(uow: UnitOfWork, *, actor: Actor, entry_id: str) -> WaitlistEn
     """The patient declines: they stay waiting, and the slot goes to the next in line."""
     require(actor.role, "appointment.book")
     entry = get(uow.session, WaitlistEntry, entry_id)
-    if entry.status != "offered" or entry.offered_start is None:
+    if entry.status != WaitlistStatus.OFFERED or entry.offered_start is None:
         raise InvalidInput("There is no open offer for this patient.", field="entry_id")
     start = entry.offered_start
-    entry.status, entry.offered_start, entry.offer_expires_at = "waiting", None, None
+    entry.status, entry.offered_start, entry.offer_expires_at = WaitlistStatus.WAITING.value, None, None
     entry.joined_at = uow.now()  # back of the line
     uow.flush()
     return offer_freed_slot(

@@ -6,6 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from desktop.domain.appointments import AppointmentStatus
+from desktop.domain.consultations import ConsultationStatus
 from desktop.domain.errors import ImmutableRecord, InvalidInput, NotAllowed
 from desktop.domain.queue import TokenStatus
 from desktop.domain.roles import Role, require
@@ -59,7 +60,7 @@ def start(
             appointment_id=appointment.id if appointment else None,
             token_id=token.id if token else None,
             mode=mode,
-            status="open",
+            status=ConsultationStatus.OPEN.value,
             started_at=uow.now(),
         ),
         action="start_consultation",
@@ -87,7 +88,7 @@ def save_notes(
 ) -> Consultation:
     require(actor.role, "consultation.write")
     consultation = get(uow.session, Consultation, consultation_id)
-    if consultation.status != "open":
+    if consultation.status != ConsultationStatus.OPEN:
         raise ImmutableRecord("This consultation is closed; its notes can no longer be changed.")
     if diagnosis is not None and len(diagnosis) > 300:
         raise InvalidInput("Keep the diagnosis under 300 characters.", field="diagnosis")
@@ -109,9 +110,9 @@ def save_notes(
 def complete(uow: UnitOfWork, *, actor: Actor, consultation_id: str) -> Consultation:
     require(actor.role, "consultation.write")
     consultation = get(uow.session, Consultation, consultation_id)
-    if consultation.status != "open":
+    if consultation.status != ConsultationStatus.OPEN:
         raise InvalidInput("This consultation is already closed.", field="consultation_id")
-    consultation.status = "closed"
+    consultation.status = ConsultationStatus.CLOSED.value
     consultation.ended_at = uow.now()
     uow.label(consultation, "complete_consultation")
     if consultation.appointment_id:

@@ -7,11 +7,13 @@ server), `hlc` (clock of its last change) and `deleted` (tombstone). Nothing is 
 from __future__ import annotations
 
 from datetime import date, datetime, time
+from enum import StrEnum
 from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    CheckConstraint,
     Date,
     ForeignKey,
     Index,
@@ -26,6 +28,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from desktop.domain.appointments import ACTIVE_STATUSES
+from desktop.domain.consultations import ConsultationStatus
+from desktop.domain.waitlist import WaitlistStatus
 from desktop.store.types import UTCDateTime, utcnow
 
 NAMING = {
@@ -41,6 +45,12 @@ ID = String(36)
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
+
+
+def one_of(column: str, values: type[StrEnum]) -> CheckConstraint:
+    """The database refuses a value of `column` outside the domain's enum (named `ck_<table>_<column>`)."""
+    allowed = ", ".join(f"'{v.value}'" for v in values)
+    return CheckConstraint(f"{column} IN ({allowed})", name=column)
 
 
 class Synced:
@@ -174,13 +184,14 @@ class WaitlistEntry(Synced, Base):
 
     __tablename__ = "waitlist_entry"
     __entity__ = "waitlist_entry"
+    __table_args__ = (one_of("status", WaitlistStatus),)
 
     clinic_id: Mapped[str] = mapped_column(ForeignKey("clinic.id"))
     patient_id: Mapped[str] = mapped_column(ForeignKey("patient.id"))
     clinician_id: Mapped[str] = mapped_column(ForeignKey("clinician.id"), index=True)
     earliest: Mapped[date] = mapped_column(Date)
     latest: Mapped[date] = mapped_column(Date)
-    status: Mapped[str] = mapped_column(String(10), default="waiting")  # waiting|offered|booked|cancelled
+    status: Mapped[str] = mapped_column(String(10), default=WaitlistStatus.WAITING.value)
     offered_start: Mapped[datetime | None] = mapped_column(UTCDateTime)
     offer_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     appointment_id: Mapped[str | None] = mapped_column(ID)
@@ -218,6 +229,7 @@ class QueueToken(Synced, Base):
 class Consultation(Synced, Base):
     __tablename__ = "consultation"
     __entity__ = "consultation"
+    __table_args__ = (one_of("status", ConsultationStatus),)
 
     clinic_id: Mapped[str] = mapped_column(ForeignKey("clinic.id"))
     patient_id: Mapped[str] = mapped_column(ForeignKey("patient.id"), index=True)
@@ -225,7 +237,7 @@ class Consultation(Synced, Base):
     appointment_id: Mapped[str | None] = mapped_column(ForeignKey("appointment.id"))
     token_id: Mapped[str | None] = mapped_column(ForeignKey("queue_token.id"))
     mode: Mapped[str] = mapped_column(String(10), default="in_person")  # in_person | video
-    status: Mapped[str] = mapped_column(String(10), default="open")  # open | closed
+    status: Mapped[str] = mapped_column(String(10), default=ConsultationStatus.OPEN.value)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     complaint: Mapped[str] = mapped_column(Text, default="")
