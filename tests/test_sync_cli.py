@@ -162,3 +162,38 @@ def test_enroll_with_a_bad_code_or_no_enrolment(
     assert "not enrolled with a server" in capsys.readouterr().err
     assert main(["--data-dir", str(data), "enroll", "ftp://x", "AAAA"]) == 2
     assert "must start with http" in capsys.readouterr().err
+
+
+def test_enrolment_is_adopted_in_place_by_the_open_store(server: LiveServer, tmp_path: Path) -> None:
+    """The service the set-up screens use: no reopening, the next change carries the server's id."""
+    from desktop.sync.client import SyncClient
+    from desktop.sync.credentials import Credentials
+    from desktop.sync.engine import SyncEngine
+    from desktop.sync.enrolment import enrol
+
+    clinic_id = server.create_clinic()
+    store = LocalStore(tmp_path / "desk")
+    try:
+        local_id = store.device_id
+        earlier = store.clock.now()
+        credentials = Credentials(store.data_dir)
+        enrolled = enrol(
+            store,
+            url=server.base_url + "/",
+            code=server.code(clinic_id, "desk"),
+            kind="desk",
+            name="Desk 1",
+            credentials=credentials,
+        )
+        assert enrolled.device_id != local_id and enrolled.server_url == server.base_url
+        assert store.device_id == enrolled.device_id == store.device().device_id
+        assert store.device().clinic_id == clinic_id and store.device().pull_cursor == 0
+        with SyncClient(server.base_url, token_provider=credentials.device_token) as client:
+            assert SyncEngine(store, client).sync_once().ok  # the clinic arrives
+        with store.unit_of_work() as uow:
+            patients.register(uow, actor=KIOSK, full_name="Ben Later", birth_date=date(1991, 3, 4))
+        stamps = [str(r[0]) for r in rows(store.path, "SELECT hlc FROM sync_journal ORDER BY seq")]
+        assert stamps and all(s.endswith(enrolled.device_id) for s in stamps)
+        assert min(stamps) > earlier  # the new clock goes on after the old one's stamps
+    finally:
+        store.close()

@@ -25,7 +25,7 @@ from desktop.domain.clock import HybridLogicalClock
 from desktop.domain.errors import InvalidInput
 from desktop.domain.roles import Role
 from desktop.services import availability, booking, demo, patients
-from desktop.services.common import KIOSK, Actor, current_clinic, local_time_text
+from desktop.services.common import KIOSK, Actor, current_clinic, local_day, local_time_text
 from desktop.store.local import LocalStore
 from desktop.store.models import ENTITY_MODELS, Appointment, Clinic, Clinician, Patient, SyncConflict
 from desktop.store.types import utcnow
@@ -180,7 +180,7 @@ class TwoDeviceDemo:
     def shared_free_slot(store: LocalStore) -> tuple[str, datetime]:
         """The first free one-patient slot of any doctor from tomorrow on."""
         with store.reading() as session:
-            today = store.now().astimezone(availability.calendar_of(current_clinic(session)).tz).date()
+            today = local_day(current_clinic(session), store.now())
             slots = availability.find_free_slots(
                 session,
                 first_day=today + timedelta(days=1),

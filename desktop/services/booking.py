@@ -112,7 +112,7 @@ def _next_free_hint(clinic: ClinicInfo, slots: SlotList, after: datetime) -> str
     return f" Next free: {local_time_text(clinic, nxt.start)}." if nxt else ""
 
 
-# Booking's own queries, built once (see availability._RULES for why), on table columns: the rows
+# Booking's own queries, built once (see store/slots.py _RULES for why), on table columns: the rows
 # skip the ORM's loading. Such statements do not autoflush: `book` flushes before its checks.
 _a = Appointment.__table__.c
 _PATIENT_CLASH = Prepared(

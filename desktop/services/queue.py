@@ -41,7 +41,7 @@ from desktop.store.uow import UnitOfWork
 
 RECENT_VISITS = 10
 
-# issue_token's queries, built once (see availability._RULES for why). Clinic and day first: the
+# issue_token's queries, built once (see store/slots.py _RULES for why). Clinic and day first: the
 # (clinic_id, day, status) index, not a scan of every token.
 _QUEUED_AS = Prepared(
     select(QueueToken.code)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -32,6 +33,7 @@ class LocalStore:
         self.db = Database.open(self.path, session_class=JournalingSession)
         self.now: Callable[[], datetime] = now or (lambda: datetime.now(UTC))
         self._feed = ChangeFeed()
+        self._identity = threading.Lock()
         with self.db.write_session.begin() as session:
             state = session.get(DeviceState, 1)
             if state is None:
@@ -42,11 +44,13 @@ class LocalStore:
         self.clock = HybridLogicalClock(self.device_id, last=last)
 
     def unit_of_work(self) -> UnitOfWork:
+        with self._identity:  # the device id and its clock, never one without the other
+            device_id, clock = self.device_id, self.clock
         return UnitOfWork(
             self.db.write_session,
-            self.clock,
+            clock,
             now=self.now,
-            device_id=self.device_id,
+            device_id=device_id,
             on_commit=self._feed.announce,
         )
 
@@ -69,6 +73,26 @@ class LocalStore:
             for key, value in values.items():
                 setattr(state, key, value)
             return state
+
+    def adopt_enrolment(
+        self, *, device_id: str, server_url: str, clinic_id: str, letter: str, kind: str
+    ) -> DeviceState:
+        """Become the device the server enrolled, in place: the next unit of work is stamped with
+        the server's device id, and its clock goes on after every stamp made so far. The pull
+        starts again (what a device sees depends on its kind). A unit of work under way keeps
+        the old identity."""
+        with self._identity:
+            state = self.update_device(
+                device_id=device_id,
+                server_url=server_url,
+                clinic_id=clinic_id,
+                letter=letter,
+                kind=kind,
+                pull_cursor=0,
+            )
+            clock = HybridLogicalClock(device_id, last=self.clock.now())
+            self.device_id, self.clock = device_id, clock
+        return state
 
     def on_commit(self, listener: Listener) -> Callable[[], None]:
         """The change feed: `listener(changes)` after every commit that changed synced rows — a unit

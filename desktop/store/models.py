@@ -155,7 +155,7 @@ class Appointment(Synced, Base):
             sqlite_where=text(f"seat IS NOT NULL AND deleted = 0 AND status IN ({_ACTIVE})"),
             postgresql_where=text(f"seat IS NOT NULL AND NOT deleted AND status IN ({_ACTIVE})"),
         ),
-        # Covers the free-slot query (availability.booked_intervals): a month of a clinic's bookings
+        # Covers the free-slot query (store/slots.py booked_intervals): a month of a clinic's bookings
         # is read from the index alone, without a lookup into the table per appointment.
         Index("ix_appointment_doctor_slots", "clinician_id", "starts_at", "ends_at", "status", "deleted"),
         Index("ix_appointment_patient_start", "patient_id", "starts_at"),

@@ -7,12 +7,7 @@ Hooked into the `clinic` command like every command module: `desktop/cli.py` lis
     clinic sync --once      # one sync; exit 0, or 3 when the server cannot be reached
     clinic sync             # keep syncing in the foreground until Ctrl-C
 
-Enrolment redeems the one-time code for a device id, a token, the clinic and the device's
-queue-token letter. The server's device id replaces the locally made one from the next start
-(it is the node of the device's clock stamps and the device named in audit rows); the token
-goes to the keyring (see desktop.sync.credentials). A data dir that already holds another
-clinic's data is refused: one data dir, one clinic. So is a desk's data dir enrolled as a kiosk or
-a board, which may not keep what a desk holds (prescriptions, chat, staff passwords...).
+Enrolment itself is desktop.sync.enrolment (the set-up screens use it too).
 """
 
 from __future__ import annotations
@@ -21,14 +16,10 @@ import argparse
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
-
-from sqlalchemy import select
 
 from desktop.commands import Context, Subcommands, add_command
-from desktop.domain.errors import InvalidInput, NotAllowed, NotFound
+from desktop.domain.errors import NotFound
 from desktop.store.local import LocalStore
-from desktop.store.models import ENTITY_MODELS, Clinic
 
 if TYPE_CHECKING:
     from desktop.sync.credentials import Credentials
@@ -67,100 +58,25 @@ def register(subcommands: Subcommands) -> None:
 # -- clinic enroll ----------------------------------------------------------------------------
 
 
-def _check_url(url: str) -> str:
-    url = url.strip().rstrip("/")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidInput(
-            "The server address must start with http:// or https:// and name a host.", field="url"
-        )
-    return url
-
-
-def _other_clinics(store: LocalStore, clinic_id: str | None) -> list[tuple[str, str]]:
-    """(id, name) of clinics in the local database other than `clinic_id`."""
-    with store.reading() as session:
-        rows = session.execute(select(Clinic.id, Clinic.name).where(Clinic.id != (clinic_id or ""))).all()
-    return [(row.id, row.name) for row in rows]
-
-
-def _refuse_mixing(store: LocalStore, clinic_id: str | None, *, spent_device: str | None = None) -> None:
-    others = _other_clinics(store, clinic_id)
-    if others:
-        names = ", ".join(f"'{name}'" for _, name in others)
-        spent = (
-            f" The code has been used: ask the administrator to revoke device {spent_device}"
-            " and for a new code."
-            if spent_device
-            else ""
-        )
-        raise NotAllowed(
-            f"This data dir ({store.data_dir}) already holds the data of another clinic ({names}). "
-            f"A device belongs to one clinic: enrol with a new, empty --data-dir.{spent}",
-            field="data_dir",
-        )
-
-
-def _kept_from(store: LocalStore, kind: str) -> list[str]:
-    """What this data dir holds that a device of `kind` may not keep, if it was another kind of
-    device: a kiosk keeps no chat, prescriptions or histories, a board no patients (SYNC.md)."""
-    from desktop.sync.protocol import DESK_ONLY_FIELDS, HIDDEN
-
-    if kind == "desk" or store.device().kind == kind:
-        return []  # a desk keeps everything; a re-enrolled kiosk, what it made (its audit events)
-    found: list[str] = []
-    with store.reading() as session:
-        for entity in sorted(HIDDEN[kind]):
-            table = ENTITY_MODELS[entity].__table__  # type: ignore[attr-defined]
-            if session.execute(select(table.c.id).limit(1)).first() is not None:
-                found.append(entity.replace("_", " "))
-        for entity, fields in DESK_ONLY_FIELDS.items():
-            table = ENTITY_MODELS[entity].__table__  # type: ignore[attr-defined]
-            for name in sorted(fields):
-                if session.execute(select(table.c.id).where(table.c[name].is_not(None)).limit(1)).first():
-                    found.append(f"{entity} {name.replace('_', ' ')}")
-    return found
-
-
-def _refuse_narrowing(store: LocalStore, kind: str) -> None:
-    kept = _kept_from(store, kind)
-    if kept:
-        raise NotAllowed(
-            f"This data dir ({store.data_dir}) was a {store.device().kind} and holds records a {kind} "
-            f"may not keep ({', '.join(kept)}). Enrol the {kind} with a new, empty --data-dir.",
-            field="data_dir",
-        )
-
-
 def run_enroll(ctx: Context, args: argparse.Namespace) -> int:
-    from desktop.sync.client import SyncClient
     from desktop.sync.credentials import Credentials
+    from desktop.sync.enrolment import check_server_url, enrol
 
-    url = _check_url(args.url)
+    url = check_server_url(args.url)  # before a data dir is made for nothing
     kind = ctx.settings.device_kind
-    name = args.name or kind.capitalize()
     with ctx.store(create=True) as store:
-        if store.device().server_url is None:
-            _refuse_mixing(store, None)  # set up locally, never synced: it cannot be the server's clinic
-        _refuse_narrowing(store, kind)  # before the code is spent
         credentials = Credentials(store.data_dir)
-        with SyncClient(url, token_provider=credentials.device_token) as client:
-            enrolled = client.enroll(args.code, name, kind)
-        _refuse_mixing(store, enrolled.clinic_id, spent_device=enrolled.device_id)
-        credentials.save_device_token(enrolled.token)
-        store.update_device(
-            device_id=enrolled.device_id,
-            server_url=url,
-            clinic_id=enrolled.clinic_id,
-            letter=enrolled.letter,
+        enrolled = enrol(
+            store,
+            url=url,
+            code=args.code,
             kind=kind,
-            pull_cursor=0,  # what a device sees depends on its kind: start the feed again
+            name=args.name or kind.capitalize(),
+            credentials=credentials,
         )
-    print(f"Enrolled this {kind} as device {enrolled.letter} of clinic {enrolled.clinic_id}.")
-    print(f"Device id: {enrolled.device_id}")
-    print(f"Token kept in: {credentials.describe()}")
-    # Reopen, so that the clock stamps this device's changes with the server's device id.
-    with ctx.store() as store:
+        print(f"Enrolled this {kind} as device {enrolled.letter} of clinic {enrolled.clinic_id}.")
+        print(f"Device id: {enrolled.device_id}")
+        print(f"Token kept in: {credentials.describe()}")
         return _sync_once(store, url, credentials)
 
 
