@@ -133,7 +133,7 @@ def test_two_stores_on_one_file_cannot_double_book_either(
             t.start()
         for t in threads:
             t.join(30)
-        assert sorted(type(o).__name__ for o in outcomes) == ["Appointment", "BookingConflict"]
+        assert sorted(type(o).__name__ for o in outcomes) == ["AppointmentRecord", "BookingConflict"]
         assert count(store, Appointment) == 1
     finally:
         other.close()

@@ -11,6 +11,7 @@ from desktop.domain.errors import InvalidInput
 from desktop.domain.roles import Role, require
 from desktop.domain.scheduling import SlotList, validate_window
 from desktop.services.common import Actor, current_clinic, get
+from desktop.services.records import AvailabilityRecord, record_of
 from desktop.store.models import Availability, Clinician
 from desktop.store.reference import cached
 from desktop.store.slots import Calendars, free_slots_of, read_calendars
@@ -43,7 +44,7 @@ def set_hours(
     daily_cap: int | None = None,
     valid_from: date | None = None,
     valid_to: date | None = None,
-) -> Availability:
+) -> AvailabilityRecord:
     """Add a weekly working window. Overlapping windows on the same weekday are refused."""
     require(actor.role, "availability.edit")
     doctor = _doctor(uow, clinician_id)
@@ -60,7 +61,7 @@ def set_hours(
                 f"These hours overlap {rule.start_time:%H:%M}–{rule.end_time:%H:%M} on the same day.",
                 field="start",
             )
-    return uow.add(
+    row = uow.add(
         Availability(
             clinic_id=doctor.clinic_id,
             clinician_id=doctor.id,
@@ -76,17 +77,18 @@ def set_hours(
             valid_to=valid_to,
         )
     )
+    return record_of(AvailabilityRecord, row)
 
 
 def add_break(
     uow: UnitOfWork, *, actor: Actor, clinician_id: str, weekday: int, start: time, end: time, note: str = ""
-) -> Availability:
+) -> AvailabilityRecord:
     require(actor.role, "availability.edit")
     doctor = _doctor(uow, clinician_id)
     _check_weekday(weekday)
     if end <= start:
         raise InvalidInput("The break must end after it starts.", field="end")
-    return uow.add(
+    row = uow.add(
         Availability(
             clinic_id=doctor.clinic_id,
             clinician_id=doctor.id,
@@ -97,17 +99,18 @@ def add_break(
             note=note,
         )
     )
+    return record_of(AvailabilityRecord, row)
 
 
 def add_leave(
     uow: UnitOfWork, *, actor: Actor, clinician_id: str, first_day: date, last_day: date, note: str = ""
-) -> Availability:
+) -> AvailabilityRecord:
     """Days off. Existing appointments in the period stay; `booking.affected_by_leave` lists them."""
     require(actor.role, "availability.edit")
     doctor = _doctor(uow, clinician_id)
     if last_day < first_day:
         raise InvalidInput("The leave must end on or after its first day.", field="last_day")
-    return uow.add(
+    row = uow.add(
         Availability(
             clinic_id=doctor.clinic_id,
             clinician_id=doctor.id,
@@ -117,6 +120,7 @@ def add_leave(
             note=note,
         )
     )
+    return record_of(AvailabilityRecord, row)
 
 
 def remove_rule(uow: UnitOfWork, *, actor: Actor, rule_id: str) -> None:

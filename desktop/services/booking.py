@@ -43,6 +43,7 @@ from desktop.services.common import (
     patient_brief,
     unused_code,
 )
+from desktop.services.records import AppointmentRecord, WaitlistEntryRecord, record_of, records_of
 from desktop.store.models import Appointment, WaitlistEntry
 from desktop.store.prepared import Prepared
 from desktop.store.uow import UnitOfWork
@@ -181,7 +182,7 @@ def book(
     series_id: str | None = None,
     rescheduled_from: str | None = None,
     status: AppointmentStatus | None = None,
-) -> Appointment:
+) -> AppointmentRecord:
     """Book a slot (or, for walk-ins and emergencies, an unslotted visit now)."""
     require(actor.role, "appointment.book")
     kind, urgency = AppointmentType(kind), Urgency(urgency)
@@ -243,12 +244,12 @@ def book(
         patient_id=patient.id,
         detail=f"{appointment.code} with {doctor.name} at {local_time_text(clinic, start)}",
     )
-    return appointment
+    return record_of(AppointmentRecord, appointment)
 
 
 def transition(
     uow: UnitOfWork, *, actor: Actor, appointment_id: str, to: AppointmentStatus, note: str = ""
-) -> Appointment:
+) -> AppointmentRecord:
     """Move an appointment along its state machine; illegal moves raise InvalidTransition."""
     to = AppointmentStatus(to)
     require(actor.role, _TRANSITION_PERMISSION.get(to, "appointment.manage"))
@@ -273,14 +274,14 @@ def transition(
     if to in (AppointmentStatus.CANCELLED, AppointmentStatus.NO_SHOW, AppointmentStatus.REJECTED):
         uow.flush()
         _offer_if_freed(uow, appointment)
-    return appointment
+    return record_of(AppointmentRecord, appointment)
 
 
-def accept(uow: UnitOfWork, *, actor: Actor, appointment_id: str) -> Appointment:
+def accept(uow: UnitOfWork, *, actor: Actor, appointment_id: str) -> AppointmentRecord:
     return transition(uow, actor=actor, appointment_id=appointment_id, to=AppointmentStatus.CONFIRMED)
 
 
-def reject(uow: UnitOfWork, *, actor: Actor, appointment_id: str, reason: str) -> Appointment:
+def reject(uow: UnitOfWork, *, actor: Actor, appointment_id: str, reason: str) -> AppointmentRecord:
     if not reason.strip():
         raise InvalidInput("Tell the patient why the request is rejected.", field="reason")
     return transition(
@@ -288,7 +289,7 @@ def reject(uow: UnitOfWork, *, actor: Actor, appointment_id: str, reason: str) -
     )
 
 
-def cancel(uow: UnitOfWork, *, actor: Actor, appointment_id: str, reason: str = "") -> Appointment:
+def cancel(uow: UnitOfWork, *, actor: Actor, appointment_id: str, reason: str = "") -> AppointmentRecord:
     return transition(
         uow, actor=actor, appointment_id=appointment_id, to=AppointmentStatus.CANCELLED, note=reason
     )
@@ -301,7 +302,7 @@ def reschedule(
     appointment_id: str,
     starts_at: datetime,
     clinician_id: str | None = None,
-) -> Appointment:
+) -> AppointmentRecord:
     """Move to a new slot: the old appointment becomes `rescheduled`, a new one points back to it."""
     require(actor.role, "appointment.manage")
     old = get(uow.session, Appointment, appointment_id)
@@ -330,7 +331,7 @@ def reschedule(
 
 @dataclass(frozen=True, slots=True)
 class SeriesResult:
-    appointments: list[Appointment]
+    appointments: tuple[AppointmentRecord, ...]
     moved: list[str]  # human-readable notes for occurrences not at the asked time
 
 
@@ -359,7 +360,7 @@ def book_follow_ups(
     tz = clinic_zone(clinic)
     local_first = first_start.astimezone(tz)
     series_id = new_id()
-    booked: list[Appointment] = []
+    booked: list[AppointmentRecord] = []
     moved: list[str] = []
     for n in range(count):
         wanted_local = local_first + timedelta(weeks=every_weeks * n)
@@ -388,7 +389,7 @@ def book_follow_ups(
             )
         )
         uow.flush()
-    return SeriesResult(booked, moved)
+    return SeriesResult(tuple(booked), moved)
 
 
 def _nearest_free(uow: UnitOfWork, clinician_id: str, wanted: datetime) -> datetime | None:
@@ -401,13 +402,14 @@ def _nearest_free(uow: UnitOfWork, clinician_id: str, wanted: datetime) -> datet
     return min(slots, key=lambda s: (abs((s.start - wanted).total_seconds()), s.start)).start
 
 
-def agenda(session: Session, *, clinician_id: str, day: date) -> list[Appointment]:
+def agenda(session: Session, *, clinician_id: str, day: date) -> list[AppointmentRecord]:
     """A doctor's appointments on one local day, in time order (every status but tombstones)."""
     clinic = current_clinic(session)
     start_ts, end_ts = day_bounds(day, clinic_zone(clinic))
     start = datetime.fromtimestamp(start_ts).astimezone()
     end = datetime.fromtimestamp(end_ts).astimezone()
-    return list(
+    return records_of(
+        AppointmentRecord,
         session.scalars(
             select(Appointment)
             .where(
@@ -417,23 +419,25 @@ def agenda(session: Session, *, clinician_id: str, day: date) -> list[Appointmen
                 Appointment.deleted.is_(False),
             )
             .order_by(Appointment.starts_at, Appointment.seat)
-        )
+        ),
     )
 
 
-def requests(session: Session) -> list[Appointment]:
+def requests(session: Session) -> list[AppointmentRecord]:
     """Online requests waiting for a clinician's decision, oldest first."""
-    return list(
+    return records_of(
+        AppointmentRecord,
         session.scalars(
             select(Appointment)
             .where(Appointment.status == AppointmentStatus.REQUESTED.value, Appointment.deleted.is_(False))
             .order_by(Appointment.starts_at)
-        )
+        ),
     )
 
 
-def find_by_code(session: Session, code: str) -> Appointment | None:
-    return session.scalars(select(Appointment).where(Appointment.code == normalise_code(code))).first()
+def find_by_code(session: Session, code: str) -> AppointmentRecord | None:
+    found = session.scalars(select(Appointment).where(Appointment.code == normalise_code(code))).first()
+    return record_of(AppointmentRecord, found) if found is not None else None
 
 
 # -- waitlist ---------------------------------------------------------------------------------
@@ -441,7 +445,7 @@ def find_by_code(session: Session, code: str) -> Appointment | None:
 
 def join_waitlist(
     uow: UnitOfWork, *, actor: Actor, patient_id: str, clinician_id: str, earliest: date, latest: date
-) -> WaitlistEntry:
+) -> WaitlistEntryRecord:
     require(actor.role, "appointment.book")
     if latest < earliest:
         raise InvalidInput("The last acceptable day is before the first.", field="latest")
@@ -459,7 +463,7 @@ def join_waitlist(
     )
     if already:
         raise InvalidInput(f"{patient.full_name} is already waiting for {doctor.name}.", field="patient_id")
-    return uow.add(
+    entry = uow.add(
         WaitlistEntry(
             clinic_id=doctor.clinic_id,
             patient_id=patient.id,
@@ -470,9 +474,10 @@ def join_waitlist(
             joined_at=uow.now(),
         )
     )
+    return record_of(WaitlistEntryRecord, entry)
 
 
-def _offer_if_freed(uow: UnitOfWork, appointment: Appointment) -> WaitlistEntry | None:
+def _offer_if_freed(uow: UnitOfWork, appointment: Appointment) -> WaitlistEntryRecord | None:
     if appointment.seat is None:
         return None
     return offer_freed_slot(
@@ -485,7 +490,7 @@ def _offer_if_freed(uow: UnitOfWork, appointment: Appointment) -> WaitlistEntry 
 
 def offer_freed_slot(
     uow: UnitOfWork, *, clinician_id: str, starts_at: datetime, skip_patient_id: str | None = None
-) -> WaitlistEntry | None:
+) -> WaitlistEntryRecord | None:
     """Offer a just-freed future slot to the first patient waiting for that doctor on that day."""
     if starts_at <= uow.now():
         return None
@@ -513,10 +518,10 @@ def offer_freed_slot(
     entry.offered_start = starts_at
     entry.offer_expires_at = min(uow.now() + OFFER_HOLD, starts_at)
     uow.label(entry, "offer_slot")
-    return entry
+    return record_of(WaitlistEntryRecord, entry)
 
 
-def accept_offer(uow: UnitOfWork, *, actor: Actor, entry_id: str) -> Appointment:
+def accept_offer(uow: UnitOfWork, *, actor: Actor, entry_id: str) -> AppointmentRecord:
     entry = get(uow.session, WaitlistEntry, entry_id)
     if entry.status != WaitlistStatus.OFFERED or entry.offered_start is None:
         raise InvalidInput("There is no open offer for this patient.", field="entry_id")
@@ -538,7 +543,7 @@ def accept_offer(uow: UnitOfWork, *, actor: Actor, entry_id: str) -> Appointment
     return appointment
 
 
-def decline_offer(uow: UnitOfWork, *, actor: Actor, entry_id: str) -> WaitlistEntry | None:
+def decline_offer(uow: UnitOfWork, *, actor: Actor, entry_id: str) -> WaitlistEntryRecord | None:
     """The patient declines: they stay waiting, and the slot goes to the next in line."""
     require(actor.role, "appointment.book")
     entry = get(uow.session, WaitlistEntry, entry_id)

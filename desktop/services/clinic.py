@@ -10,6 +10,7 @@ from desktop.domain.errors import InvalidInput
 from desktop.domain.roles import Role, require
 from desktop.domain.staff import check_clinic, check_clinician, hash_password
 from desktop.services.common import Actor, current_clinic, get
+from desktop.services.records import ClinicianRecord, ClinicRecord, record_of
 from desktop.store.models import Clinic, Clinician, DeviceState
 from desktop.store.uow import UnitOfWork
 
@@ -23,7 +24,7 @@ def create_clinic(
     region: str = "IN",
     address: str = "",
     min_notice_minutes: int = 0,
-) -> Clinic:
+) -> ClinicRecord:
     """Create the clinic and make it this device's clinic."""
     require(actor.role, "clinic.setup")
     name, region = check_clinic(
@@ -42,14 +43,14 @@ def create_clinic(
     state = uow.session.get(DeviceState, 1)
     if state is not None:
         state.clinic_id = clinic.id
-    return clinic
+    return record_of(ClinicRecord, clinic)
 
 
-def set_holidays(uow: UnitOfWork, *, actor: Actor, holidays: list[date]) -> Clinic:
+def set_holidays(uow: UnitOfWork, *, actor: Actor, holidays: list[date]) -> ClinicRecord:
     require(actor.role, "clinic.setup")
     clinic = get(uow.session, Clinic, current_clinic(uow.session).id)
     clinic.holidays = sorted({d.isoformat() for d in holidays})
-    return clinic
+    return record_of(ClinicRecord, clinic)
 
 
 def add_clinician(
@@ -62,14 +63,14 @@ def add_clinician(
     specialty: str = "",
     room: str = "",
     password: str | None = None,
-) -> Clinician:
+) -> ClinicianRecord:
     require(actor.role, "clinic.setup")
     clinic = current_clinic(uow.session)
     name, username, role = check_clinician(name=name, username=username, role=role)
     taken = uow.session.scalar(select(Clinician.id).where(Clinician.username == username))
     if taken:
         raise InvalidInput(f"The username '{username}' is taken.", field="username")
-    return uow.add(
+    row = uow.add(
         Clinician(
             clinic_id=clinic.id,
             name=name,
@@ -81,3 +82,4 @@ def add_clinician(
             active=True,
         )
     )
+    return record_of(ClinicianRecord, row)

@@ -12,6 +12,7 @@ from desktop.domain.queue import TokenStatus
 from desktop.domain.roles import Role, require
 from desktop.services import audit, booking, queue
 from desktop.services.common import Actor, get
+from desktop.services.records import ChatMessageRecord, ConsultationRecord, record_of, records_of
 from desktop.store.models import Appointment, ChatMessage, Consultation, Patient, QueueToken
 from desktop.store.uow import UnitOfWork
 
@@ -27,7 +28,7 @@ def start(
     appointment_id: str | None = None,
     token_id: str | None = None,
     mode: str = "in_person",
-) -> Consultation:
+) -> ConsultationRecord:
     """Open a consultation; the appointment and the token move to `in_consultation` with it."""
     require(actor.role, "consultation.write")
     if mode not in ("in_person", "video"):
@@ -74,7 +75,7 @@ def start(
         entity_id=consultation.id,
         patient_id=patient.id,
     )
-    return consultation
+    return record_of(ConsultationRecord, consultation)
 
 
 def save_notes(
@@ -85,7 +86,7 @@ def save_notes(
     complaint: str | None = None,
     notes: str | None = None,
     diagnosis: str | None = None,
-) -> Consultation:
+) -> ConsultationRecord:
     require(actor.role, "consultation.write")
     consultation = get(uow.session, Consultation, consultation_id)
     if consultation.status != ConsultationStatus.OPEN:
@@ -104,10 +105,10 @@ def save_notes(
         entity_id=consultation.id,
         patient_id=consultation.patient_id,
     )
-    return consultation
+    return record_of(ConsultationRecord, consultation)
 
 
-def complete(uow: UnitOfWork, *, actor: Actor, consultation_id: str) -> Consultation:
+def complete(uow: UnitOfWork, *, actor: Actor, consultation_id: str) -> ConsultationRecord:
     require(actor.role, "consultation.write")
     consultation = get(uow.session, Consultation, consultation_id)
     if consultation.status != ConsultationStatus.OPEN:
@@ -130,12 +131,12 @@ def complete(uow: UnitOfWork, *, actor: Actor, consultation_id: str) -> Consulta
         entity_id=consultation.id,
         patient_id=consultation.patient_id,
     )
-    return consultation
+    return record_of(ConsultationRecord, consultation)
 
 
 def add_chat_message(
     uow: UnitOfWork, *, actor: Actor, consultation_id: str, body: str, sender_role: str
-) -> ChatMessage:
+) -> ChatMessageRecord:
     """Store one chat line of a call (it is also sent over the data channel by the media layer)."""
     require(actor.role, "chat.write")
     if sender_role not in ("doctor", "patient"):
@@ -148,7 +149,7 @@ def add_chat_message(
     if len(body) > MAX_CHAT:
         raise InvalidInput(f"Messages are limited to {MAX_CHAT} characters.", field="body")
     consultation = get(uow.session, Consultation, consultation_id)
-    return uow.add(
+    row = uow.add(
         ChatMessage(
             clinic_id=consultation.clinic_id,
             consultation_id=consultation.id,
@@ -159,13 +160,15 @@ def add_chat_message(
         ),
         action="chat",
     )
+    return record_of(ChatMessageRecord, row)
 
 
-def chat_messages(session: Session, *, consultation_id: str) -> list[ChatMessage]:
-    return list(
+def chat_messages(session: Session, *, consultation_id: str) -> list[ChatMessageRecord]:
+    rows = list(
         session.scalars(
             select(ChatMessage)
             .where(ChatMessage.consultation_id == consultation_id, ChatMessage.deleted.is_(False))
             .order_by(ChatMessage.sent_at, ChatMessage.id)
         )
     )
+    return records_of(ChatMessageRecord, rows)

@@ -34,7 +34,8 @@ from desktop.domain.scheduling import Slot
 from desktop.domain.staff import hash_password
 from desktop.services import availability, booking, consultations, patients, prescriptions, queue
 from desktop.services import clinic as clinic_service
-from desktop.services.common import KIOSK, SYSTEM, Actor, current_clinic
+from desktop.services.common import KIOSK, SYSTEM, Actor, current_clinic, get
+from desktop.services.records import ClinicianRecord
 from desktop.store.local import LocalStore
 from desktop.store.models import Appointment, Clinician, Consultation, Patient, Prescription, QueueToken
 from desktop.store.uow import UnitOfWork
@@ -657,7 +658,7 @@ class _Demo:
         self.holiday = self.pick_holiday()
         self.working = [p for p in DOCTORS if p.username != ON_LEAVE and self.day.weekday() in self.week(p)]
         self.moment = self.at(0, DEMO_MOMENT.hour, DEMO_MOMENT.minute)
-        self.doctors: dict[str, Clinician] = {}
+        self.doctors: dict[str, ClinicianRecord] = {}
         self.actors: dict[str, Actor] = {}
         self.patients: list[PatientPlan] = []
         self.bookings: list[Booking] = []
@@ -761,14 +762,14 @@ class _Demo:
                     specialty=plan.specialty.name,
                     room=plan.room,
                 )
-                doctor.password_hash = password_hash
+                get(uow.session, Clinician, doctor.id).password_hash = password_hash
                 self.doctors[plan.username] = doctor
                 self.actors[plan.username] = Actor(Role.DOCTOR, doctor.id, doctor.name)
             for name, username, role in OTHER_STAFF:
                 member = clinic_service.add_clinician(
                     uow, actor=SYSTEM, name=name, username=username, role=role
                 )
-                member.password_hash = password_hash
+                get(uow.session, Clinician, member.id).password_hash = password_hash
                 self.actors[username] = Actor(role, member.id, name)
         self.reception = self.actors["rohit.kulkarni"]
         self.nurse = self.actors["meera.thomas"]

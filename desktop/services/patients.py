@@ -21,6 +21,14 @@ from desktop.domain.patients import (
 from desktop.domain.roles import require
 from desktop.services import audit
 from desktop.services.common import Actor, clinic_zone, current_clinic, get, local_day, unused_code
+from desktop.services.records import (
+    AppointmentRecord,
+    ConsultationRecord,
+    PatientRecord,
+    PrescriptionRecord,
+    record_of,
+    records_of,
+)
 from desktop.store.models import (
     PATIENT_RECORDS,
     Appointment,
@@ -53,16 +61,16 @@ def _clean(clinic_region: str, today: date, values: dict[str, object]) -> dict[s
     return out
 
 
-def probable_duplicates(
+def _probable_duplicates(
     session: Session, *, clinic_id: str, full_name: str, birth_date: date, phone: str | None
-) -> list[Patient]:
+) -> list[str]:
     keys = duplicate_keys(full_name, birth_date, phone)
     match = (Patient.name_key == keys.by_name[0]) & (Patient.birth_date == birth_date)
     if keys.by_phone:
         match = match | ((Patient.phone == keys.by_phone[0]) & (Patient.birth_date == birth_date))
     return list(
         session.scalars(
-            select(Patient).where(
+            select(Patient.id).where(
                 Patient.clinic_id == clinic_id,
                 Patient.deleted.is_(False),
                 Patient.merged_into.is_(None),
@@ -85,7 +93,7 @@ def register(
     allergies: str = "",
     preferred_language: str = "en",
     confirm_new: bool = False,
-) -> Patient:
+) -> PatientRecord:
     """Register a patient. If they probably exist already, raise ProbableDuplicate with the
     candidates, unless staff confirm that this is a different person (`confirm_new`)."""
     require(actor.role, "patient.register")
@@ -101,7 +109,7 @@ def register(
             "email": email,
         },
     )
-    candidates = probable_duplicates(
+    candidates = _probable_duplicates(
         uow.session,
         clinic_id=clinic.id,
         full_name=values["full_name"],  # type: ignore[arg-type]
@@ -111,7 +119,7 @@ def register(
     if candidates and not confirm_new:
         raise ProbableDuplicate(
             "This patient may already be registered. Please check the existing record.",
-            candidate_ids=[p.id for p in candidates],
+            candidate_ids=candidates,
         )
     patient = uow.add(
         Patient(
@@ -134,10 +142,10 @@ def register(
         entity_id=patient.id,
         patient_id=patient.id,
     )
-    return patient
+    return record_of(PatientRecord, patient)
 
 
-def update_details(uow: UnitOfWork, *, actor: Actor, patient_id: str, **changes: object) -> Patient:
+def update_details(uow: UnitOfWork, *, actor: Actor, patient_id: str, **changes: object) -> PatientRecord:
     require(actor.role, "patient.edit")
     unknown = set(changes) - set(EDITABLE)
     if unknown:
@@ -159,10 +167,10 @@ def update_details(uow: UnitOfWork, *, actor: Actor, patient_id: str, **changes:
         patient_id=patient.id,
         detail=", ".join(sorted(values)),
     )
-    return patient
+    return record_of(PatientRecord, patient)
 
 
-def search(session: Session, text: str, *, limit: int = 20) -> list[Patient]:
+def search(session: Session, text: str, *, limit: int = 20) -> list[PatientRecord]:
     """By patient code, phone digits, or any part of the name (accents and order ignored)."""
     text = text.strip()
     if not text:
@@ -178,15 +186,16 @@ def search(session: Session, text: str, *, limit: int = 20) -> list[Patient]:
         for word in words[1:]:
             name_match = name_match & Patient.name_key.like(f"%{word}%")
         conditions.append(name_match)
-    return list(session.scalars(query.where(or_(*conditions)).order_by(Patient.full_name).limit(limit)))
+    found = session.scalars(query.where(or_(*conditions)).order_by(Patient.full_name).limit(limit))
+    return records_of(PatientRecord, found)
 
 
 @dataclass(frozen=True, slots=True)
 class PatientHistory:
-    patient: Patient
-    appointments: list[Appointment]
-    consultations: list[Consultation]
-    prescriptions: list[Prescription]
+    patient: PatientRecord
+    appointments: tuple[AppointmentRecord, ...]
+    consultations: tuple[ConsultationRecord, ...]
+    prescriptions: tuple[PrescriptionRecord, ...]
     tz: tzinfo = UTC  # the clinic's zone: dates are the clinic's days
 
     @property
@@ -209,29 +218,26 @@ def history(uow: UnitOfWork, *, actor: Actor, patient_id: str) -> PatientHistory
     session = uow.session
     patient = get(session, Patient, patient_id)
     ids = [patient.id, *session.scalars(select(Patient.id).where(Patient.merged_into == patient.id))]
+    appointments = session.scalars(
+        select(Appointment)
+        .where(Appointment.patient_id.in_(ids), Appointment.deleted.is_(False))
+        .order_by(Appointment.starts_at.desc())
+    )
+    consultations = session.scalars(
+        select(Consultation)
+        .where(Consultation.patient_id.in_(ids), Consultation.deleted.is_(False))
+        .order_by(Consultation.started_at.desc())
+    )
+    prescriptions = session.scalars(
+        select(Prescription)
+        .where(Prescription.patient_id.in_(ids), Prescription.deleted.is_(False))
+        .order_by(Prescription.code, Prescription.revision.desc())
+    )
     result = PatientHistory(
-        patient,
-        list(
-            session.scalars(
-                select(Appointment)
-                .where(Appointment.patient_id.in_(ids), Appointment.deleted.is_(False))
-                .order_by(Appointment.starts_at.desc())
-            )
-        ),
-        list(
-            session.scalars(
-                select(Consultation)
-                .where(Consultation.patient_id.in_(ids), Consultation.deleted.is_(False))
-                .order_by(Consultation.started_at.desc())
-            )
-        ),
-        list(
-            session.scalars(
-                select(Prescription)
-                .where(Prescription.patient_id.in_(ids), Prescription.deleted.is_(False))
-                .order_by(Prescription.code, Prescription.revision.desc())
-            )
-        ),
+        record_of(PatientRecord, patient),
+        tuple(records_of(AppointmentRecord, appointments)),
+        tuple(records_of(ConsultationRecord, consultations)),
+        tuple(records_of(PrescriptionRecord, prescriptions)),
         clinic_zone(current_clinic(session)),
     )
     audit.record(
@@ -246,7 +252,7 @@ def history(uow: UnitOfWork, *, actor: Actor, patient_id: str) -> PatientHistory
     return result
 
 
-def merge(uow: UnitOfWork, *, actor: Actor, survivor_id: str, duplicate_id: str) -> Patient:
+def merge(uow: UnitOfWork, *, actor: Actor, survivor_id: str, duplicate_id: str) -> PatientRecord:
     """Fold a duplicate registration into the survivor: its visits, tokens and records move over.
     The duplicate row stays (pointing at the survivor) so its history is never lost."""
     require(actor.role, "patient.merge")
@@ -283,4 +289,4 @@ def merge(uow: UnitOfWork, *, actor: Actor, survivor_id: str, duplicate_id: str)
         patient_id=survivor.id,
         detail=f"merged {duplicate.code} into {survivor.code}",
     )
-    return survivor
+    return record_of(PatientRecord, survivor)

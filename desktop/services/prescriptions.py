@@ -14,6 +14,7 @@ from desktop.domain.prescriptions import PrescriptionStatus, validate_medicines
 from desktop.domain.roles import require
 from desktop.services import audit
 from desktop.services.common import Actor, current_clinic, get, local_day, unused_code
+from desktop.services.records import PrescriptionRecord, record_of, records_of
 from desktop.store.models import Consultation, Patient, Prescription
 from desktop.store.uow import UnitOfWork
 
@@ -47,13 +48,13 @@ def draft(
     advice: str = "",
     follow_up_on: date | None = None,
     consultation_id: str | None = None,
-) -> Prescription:
+) -> PrescriptionRecord:
     require(actor.role, "prescription.write")
     patient = get(uow.session, Patient, patient_id)
     if consultation_id:
         get(uow.session, Consultation, consultation_id)
     diagnosis = _check_content(diagnosis, advice, follow_up_on, _today(uow))
-    return uow.add(
+    row = uow.add(
         Prescription(
             clinic_id=patient.clinic_id,
             code=unused_code(uow.session, Prescription, "RX"),
@@ -68,6 +69,7 @@ def draft(
             follow_up_on=follow_up_on,
         )
     )
+    return record_of(PrescriptionRecord, row)
 
 
 def edit_draft(
@@ -79,7 +81,7 @@ def edit_draft(
     medicines: Sequence[Mapping[str, Any]],
     advice: str = "",
     follow_up_on: date | None = None,
-) -> Prescription:
+) -> PrescriptionRecord:
     require(actor.role, "prescription.write")
     rx = get(uow.session, Prescription, prescription_id)
     if rx.status != PrescriptionStatus.DRAFT.value:
@@ -88,10 +90,10 @@ def edit_draft(
     rx.medicines = validate_medicines(medicines)
     rx.advice = advice.strip()
     rx.follow_up_on = follow_up_on
-    return rx
+    return record_of(PrescriptionRecord, rx)
 
 
-def issue(uow: UnitOfWork, *, actor: Actor, prescription_id: str) -> Prescription:
+def issue(uow: UnitOfWork, *, actor: Actor, prescription_id: str) -> PrescriptionRecord:
     require(actor.role, "prescription.write")
     rx = get(uow.session, Prescription, prescription_id)
     if rx.status != PrescriptionStatus.DRAFT.value:
@@ -109,7 +111,7 @@ def issue(uow: UnitOfWork, *, actor: Actor, prescription_id: str) -> Prescriptio
         patient_id=rx.patient_id,
         detail=f"{rx.code} rev {rx.revision}",
     )
-    return rx
+    return record_of(PrescriptionRecord, rx)
 
 
 def correct(
@@ -122,7 +124,7 @@ def correct(
     medicines: Sequence[Mapping[str, Any]],
     advice: str = "",
     follow_up_on: date | None = None,
-) -> Prescription:
+) -> PrescriptionRecord:
     """Issue a corrected revision; the original is marked superseded and kept unchanged otherwise."""
     require(actor.role, "prescription.write")
     old = get(uow.session, Prescription, prescription_id)
@@ -154,11 +156,12 @@ def correct(
     return issue(uow, actor=actor, prescription_id=new.id)
 
 
-def for_patient(session: Session, *, patient_id: str) -> list[Prescription]:
-    return list(
+def for_patient(session: Session, *, patient_id: str) -> list[PrescriptionRecord]:
+    rows = list(
         session.scalars(
             select(Prescription)
             .where(Prescription.patient_id == patient_id, Prescription.deleted.is_(False))
             .order_by(Prescription.code, Prescription.revision)
         )
     )
+    return records_of(PrescriptionRecord, rows)

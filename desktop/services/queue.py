@@ -35,6 +35,7 @@ from desktop.services.common import (
     local_day,
     patient_brief,
 )
+from desktop.services.records import QueueTokenRecord, record_of, records_of
 from desktop.store.models import Appointment, Clinician, QueueToken
 from desktop.store.prepared import Prepared
 from desktop.store.uow import UnitOfWork
@@ -73,7 +74,7 @@ def issue_token(
     urgency: Urgency = Urgency.ROUTINE,
     pregnant: bool = False,
     room: str = "",
-) -> QueueToken:
+) -> QueueTokenRecord:
     """Give a patient a place in today's queue, optionally for one doctor."""
     require(actor.role, "queue.issue")
     session = uow.session
@@ -120,10 +121,12 @@ def issue_token(
             patient_id=patient.id,
             detail=token.code,
         )
-    return token
+    return record_of(QueueTokenRecord, token)
 
 
-def check_in(uow: UnitOfWork, *, actor: Actor, appointment_id: str, pregnant: bool = False) -> QueueToken:
+def check_in(
+    uow: UnitOfWork, *, actor: Actor, appointment_id: str, pregnant: bool = False
+) -> QueueTokenRecord:
     """Arrival for a booked appointment: the appointment is checked in and a token issued."""
     appointment = booking.transition(
         uow, actor=actor, appointment_id=appointment_id, to=AppointmentStatus.CHECKED_IN
@@ -160,7 +163,7 @@ def _entry(token: QueueToken) -> QueueEntry:
 
 @dataclass(frozen=True, slots=True)
 class QueuePosition:
-    token: QueueToken
+    token: QueueTokenRecord
     position: int  # 1 = next
     score: int
     explanation: str
@@ -207,14 +210,20 @@ def view(session: Session, *, now: datetime, clinician_id: str | None = None) ->
             recent[doctor] = recent_visit_minutes(session, doctor)
         wait = estimate_wait_minutes(ahead, recent[doctor], servers)
         out.append(
-            QueuePosition(tokens[entry.token_id], i + 1, prio.score, explain(entry, prio, i + 1), wait)
+            QueuePosition(
+                record_of(QueueTokenRecord, tokens[entry.token_id]),
+                i + 1,
+                prio.score,
+                explain(entry, prio, i + 1),
+                wait,
+            )
         )
     return out
 
 
 def call_next(
     uow: UnitOfWork, *, actor: Actor, clinician_id: str | None = None, room: str = ""
-) -> QueueToken | None:
+) -> QueueTokenRecord | None:
     """Call the highest-priority waiting patient for this doctor (or room); None if nobody waits."""
     require(actor.role, "queue.call")
     session = uow.session
@@ -229,7 +238,7 @@ def call_next(
 
 def call(
     uow: UnitOfWork, *, actor: Actor, token_id: str, clinician_id: str | None = None, room: str = ""
-) -> QueueToken:
+) -> QueueTokenRecord:
     """Call one particular waiting patient (the board shows the token and room)."""
     require(actor.role, "queue.call")
     session = uow.session
@@ -241,7 +250,7 @@ def call(
     token.clinician_id = doctor_id
     token.room = room
     _move(uow, actor, token, TokenStatus.CALLED, "call_token")
-    return token
+    return record_of(QueueTokenRecord, token)
 
 
 def _move(uow: UnitOfWork, actor: Actor, token: QueueToken, to: TokenStatus, action: str) -> None:
@@ -261,38 +270,38 @@ def _move(uow: UnitOfWork, actor: Actor, token: QueueToken, to: TokenStatus, act
         )
 
 
-def start(uow: UnitOfWork, *, actor: Actor, token_id: str) -> QueueToken:
+def start(uow: UnitOfWork, *, actor: Actor, token_id: str) -> QueueTokenRecord:
     require(actor.role, "queue.call")
     token = get(uow.session, QueueToken, token_id)
     _move(uow, actor, token, TokenStatus.IN_CONSULTATION, "start_token")
     token.started_at = uow.now()
-    return token
+    return record_of(QueueTokenRecord, token)
 
 
-def complete(uow: UnitOfWork, *, actor: Actor, token_id: str) -> QueueToken:
+def complete(uow: UnitOfWork, *, actor: Actor, token_id: str) -> QueueTokenRecord:
     require(actor.role, "queue.call")
     token = get(uow.session, QueueToken, token_id)
     _move(uow, actor, token, TokenStatus.COMPLETED, "complete_token")
     token.completed_at = uow.now()
-    return token
+    return record_of(QueueTokenRecord, token)
 
 
-def skip(uow: UnitOfWork, *, actor: Actor, token_id: str) -> QueueToken:
+def skip(uow: UnitOfWork, *, actor: Actor, token_id: str) -> QueueTokenRecord:
     """Called but not there: set aside; `requeue` puts them back without losing their wait."""
     require(actor.role, "queue.call")
     token = get(uow.session, QueueToken, token_id)
     _move(uow, actor, token, TokenStatus.SKIPPED, "skip_token")
-    return token
+    return record_of(QueueTokenRecord, token)
 
 
-def requeue(uow: UnitOfWork, *, actor: Actor, token_id: str) -> QueueToken:
+def requeue(uow: UnitOfWork, *, actor: Actor, token_id: str) -> QueueTokenRecord:
     require(actor.role, "queue.call")
     token = get(uow.session, QueueToken, token_id)
     _move(uow, actor, token, TokenStatus.WAITING, "requeue_token")
-    return token
+    return record_of(QueueTokenRecord, token)
 
 
-def no_show(uow: UnitOfWork, *, actor: Actor, token_id: str) -> QueueToken:
+def no_show(uow: UnitOfWork, *, actor: Actor, token_id: str) -> QueueTokenRecord:
     require(actor.role, "queue.call")
     token = get(uow.session, QueueToken, token_id)
     _move(uow, actor, token, TokenStatus.NO_SHOW, "no_show_token")
@@ -300,20 +309,21 @@ def no_show(uow: UnitOfWork, *, actor: Actor, token_id: str) -> QueueToken:
         appointment = get(uow.session, Appointment, token.appointment_id)
         if appointment.status == AppointmentStatus.CHECKED_IN.value:
             booking.transition(uow, actor=actor, appointment_id=appointment.id, to=AppointmentStatus.NO_SHOW)
-    return token
+    return record_of(QueueTokenRecord, token)
 
 
-def cancel(uow: UnitOfWork, *, actor: Actor, token_id: str) -> QueueToken:
+def cancel(uow: UnitOfWork, *, actor: Actor, token_id: str) -> QueueTokenRecord:
     require(actor.role, "queue.issue")
     token = get(uow.session, QueueToken, token_id)
     _move(uow, actor, token, TokenStatus.CANCELLED, "cancel_token")
-    return token
+    return record_of(QueueTokenRecord, token)
 
 
-def called_today(session: Session, *, now: datetime, limit: int = 12) -> list[QueueToken]:
+def called_today(session: Session, *, now: datetime, limit: int = 12) -> list[QueueTokenRecord]:
     """The most recently called tokens, for the waiting-room board."""
     clinic = current_clinic(session)
-    return list(
+    return records_of(
+        QueueTokenRecord,
         session.scalars(
             select(QueueToken)
             .where(
@@ -324,5 +334,5 @@ def called_today(session: Session, *, now: datetime, limit: int = 12) -> list[Qu
             )
             .order_by(QueueToken.called_at.desc())
             .limit(limit)
-        )
+        ),
     )

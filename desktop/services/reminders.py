@@ -10,16 +10,17 @@ from sqlalchemy.orm import Session
 from desktop.domain.appointments import AppointmentStatus
 from desktop.domain.reminders import LEAD_TIME
 from desktop.services.common import PatientBrief
+from desktop.services.records import ReminderRecord, record_of, records_of
 from desktop.store.models import Appointment, Reminder
 from desktop.store.uow import UnitOfWork
 
 
-def schedule(uow: UnitOfWork, *, appointment: Appointment, patient: PatientBrief) -> Reminder | None:
+def schedule(uow: UnitOfWork, *, appointment: Appointment, patient: PatientBrief) -> ReminderRecord | None:
     channel = "sms" if patient.phone else "email" if patient.email else None
     due = appointment.starts_at - LEAD_TIME
     if channel is None or due <= uow.now():
         return None
-    return uow.insert(
+    reminder = uow.insert(
         Reminder(
             clinic_id=appointment.clinic_id,
             appointment_id=appointment.id,
@@ -30,6 +31,7 @@ def schedule(uow: UnitOfWork, *, appointment: Appointment, patient: PatientBrief
         ),
         attach=False,  # changed later only through a query (cancel_for)
     )
+    return record_of(ReminderRecord, reminder)
 
 
 def cancel_for(uow: UnitOfWork, *, appointment_id: str) -> None:
@@ -39,11 +41,11 @@ def cancel_for(uow: UnitOfWork, *, appointment_id: str) -> None:
         reminder.status = "cancelled"
 
 
-def due(session: Session, *, now: datetime, limit: int = 100) -> list[Reminder]:
+def due(session: Session, *, now: datetime, limit: int = 100) -> list[ReminderRecord]:
     """The pending reminders to send now: only those of appointments that are confirmed. A booking
     the server found double (status `conflict`, SYNC.md) keeps its reminder pending and sends
     nothing; rebooked into a free slot, it is confirmed again and its reminder moves with it."""
-    return list(
+    rows = list(
         session.scalars(
             select(Reminder)
             .join(Appointment, Appointment.id == Reminder.appointment_id)
@@ -58,3 +60,4 @@ def due(session: Session, *, now: datetime, limit: int = 100) -> list[Reminder]:
             .limit(limit)
         )
     )
+    return records_of(ReminderRecord, rows)

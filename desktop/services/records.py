@@ -1,0 +1,241 @@
+"""What services hand their callers: plain frozen values, never live ORM rows.
+
+A record is made after the change it shows is in the transaction (`record_of` flushes a row the
+unit of work has not written yet, so defaults and ids are set), and can cross to any thread:
+screens keep it, compare it, show it; to change a row, call a service with its id. Statuses are
+the domain's enums (StrEnums: they compare equal to their stored strings). The fields of each
+record are its entity's data fields (tests/test_service_records.py keeps them in step), never a
+clinician's password hash.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from datetime import date, datetime, time
+from functools import cache
+from types import MappingProxyType
+from typing import Any, TypeVar
+
+from sqlalchemy import inspect
+
+from desktop.domain.appointments import AppointmentStatus, AppointmentType, Urgency
+from desktop.domain.consultations import ConsultationStatus
+from desktop.domain.prescriptions import PrescriptionStatus
+from desktop.domain.queue import TokenStatus
+from desktop.domain.roles import Role
+from desktop.domain.waitlist import WaitlistStatus
+
+
+@dataclass(frozen=True, slots=True)
+class ClinicRecord:
+    id: str
+    name: str
+    timezone: str
+    region: str
+    address: str
+    phone: str | None
+    min_notice_minutes: int
+    holidays: tuple[str, ...]  # ISO dates
+
+
+@dataclass(frozen=True, slots=True)
+class ClinicianRecord:
+    id: str
+    clinic_id: str
+    name: str
+    username: str
+    role: Role
+    specialty: str
+    room: str
+    active: bool
+
+
+@dataclass(frozen=True, slots=True)
+class AvailabilityRecord:
+    id: str
+    clinic_id: str
+    clinician_id: str
+    kind: str  # hours | break | leave
+    weekday: int | None
+    start_time: time | None
+    end_time: time | None
+    slot_minutes: int
+    capacity: int
+    buffer_minutes: int
+    daily_cap: int | None
+    valid_from: date | None
+    valid_to: date | None
+    note: str
+
+
+@dataclass(frozen=True, slots=True)
+class PatientRecord:
+    id: str
+    clinic_id: str
+    code: str
+    full_name: str
+    name_key: str
+    birth_date: date
+    sex: str
+    phone: str | None
+    email: str | None
+    address: str
+    allergies: str
+    preferred_language: str
+    merged_into: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AppointmentRecord:
+    id: str
+    clinic_id: str
+    code: str
+    clinician_id: str
+    patient_id: str
+    starts_at: datetime
+    ends_at: datetime
+    seat: int | None
+    kind: AppointmentType
+    urgency: Urgency
+    emergency: bool
+    status: AppointmentStatus
+    reason: str
+    status_note: str
+    rescheduled_from: str | None
+    series_id: str | None
+    booked_by: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class WaitlistEntryRecord:
+    id: str
+    clinic_id: str
+    patient_id: str
+    clinician_id: str
+    earliest: date
+    latest: date
+    status: WaitlistStatus
+    offered_start: datetime | None
+    offer_expires_at: datetime | None
+    appointment_id: str | None
+    joined_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class QueueTokenRecord:
+    id: str
+    clinic_id: str
+    day: date
+    letter: str
+    number: int
+    code: str
+    patient_id: str | None
+    appointment_id: str | None
+    clinician_id: str | None
+    room: str
+    status: TokenStatus
+    urgency: Urgency
+    age_years: int | None
+    pregnant: bool
+    issued_at: datetime
+    called_at: datetime | None
+    started_at: datetime | None
+    completed_at: datetime | None
+    called_by: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ConsultationRecord:
+    id: str
+    clinic_id: str
+    patient_id: str
+    clinician_id: str
+    appointment_id: str | None
+    token_id: str | None
+    mode: str  # in_person | video
+    status: ConsultationStatus
+    started_at: datetime
+    ended_at: datetime | None
+    complaint: str
+    notes: str
+    diagnosis: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessageRecord:
+    id: str
+    clinic_id: str
+    consultation_id: str
+    sender_role: str
+    sender_id: str | None
+    body: str
+    sent_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PrescriptionRecord:
+    id: str
+    clinic_id: str
+    code: str
+    revision: int
+    patient_id: str
+    clinician_id: str
+    consultation_id: str | None
+    status: PrescriptionStatus
+    diagnosis: str
+    medicines: tuple[Mapping[str, Any], ...]
+    advice: str
+    follow_up_on: date | None
+    issued_at: datetime | None
+    supersedes: str | None
+    correction_reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReminderRecord:
+    id: str
+    clinic_id: str
+    appointment_id: str
+    patient_id: str
+    channel: str  # sms | email
+    due_at: datetime
+    status: str  # pending | sent | failed | cancelled
+    sent_at: datetime | None
+
+
+R = TypeVar("R")
+
+_CONVERT: dict[type[Any], dict[str, Callable[[Any], Any]]] = {
+    ClinicRecord: {"holidays": tuple},
+    ClinicianRecord: {"role": Role},
+    AppointmentRecord: {"kind": AppointmentType, "urgency": Urgency, "status": AppointmentStatus},
+    WaitlistEntryRecord: {"status": WaitlistStatus},
+    QueueTokenRecord: {"status": TokenStatus, "urgency": Urgency},
+    ConsultationRecord: {"status": ConsultationStatus},
+    PrescriptionRecord: {
+        "status": PrescriptionStatus,
+        "medicines": lambda ms: tuple(MappingProxyType(dict(m)) for m in ms),
+    },
+}
+
+
+@cache
+def _names(cls: type[Any]) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(cls))
+
+
+def record_of(cls: type[R], row: object) -> R:
+    """The frozen record of an ORM row (or any object with the record's attributes)."""
+    state = inspect(row, raiseerr=False)
+    if state is not None and state.pending and state.session is not None:
+        state.session.flush()  # column defaults are applied, as the database will hold them
+    values = {name: getattr(row, name) for name in _names(cls)}
+    for name, convert in _CONVERT.get(cls, {}).items():
+        if values[name] is not None:
+            values[name] = convert(values[name])
+    return cls(**values)
+
+
+def records_of(cls: type[R], rows: Any) -> list[R]:
+    return [record_of(cls, row) for row in rows]
