@@ -20,9 +20,9 @@ from desktop.domain.roles import Role
 from desktop.services import availability, patients
 from desktop.services import clinic as clinic_service
 from desktop.services.common import SYSTEM
+from desktop.services.records import PatientRecord
 from desktop.store.local import DB_NAME, LocalStore
 from desktop.store.migrate import upgrade
-from desktop.store.models import Patient
 from tests.support import BERLIN, ClinicSetup, Clock
 
 
@@ -117,7 +117,7 @@ def unique_name(n: int) -> str:
     return f"Kim{suffix} {_SURNAMES[n % len(_SURNAMES)]}"
 
 
-PatientFactory = Callable[..., Patient]
+PatientFactory = Callable[..., PatientRecord]
 
 
 @pytest.fixture
@@ -125,7 +125,7 @@ def make_patient(store: LocalStore, clinic: ClinicSetup) -> PatientFactory:
     """Register a patient through the service; names and birth dates differ unless given."""
     counter = iter(range(100_000))
 
-    def make(full_name: str | None = None, birth_date: date | None = None, **extra: object) -> Patient:
+    def make(full_name: str | None = None, birth_date: date | None = None, **extra: object) -> PatientRecord:
         n = next(counter)
         with store.unit_of_work() as uow:
             return patients.register(

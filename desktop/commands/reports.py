@@ -5,17 +5,17 @@ from __future__ import annotations
 import argparse
 import unicodedata
 from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from desktop.commands import Context, Subcommands, add_command, iso_date
-from desktop.domain.errors import NotFound
-from desktop.domain.roles import Role
 from desktop.domain.waitlist import WaitlistStatus
-from desktop.services import booking, queue
+from desktop.services import agenda, booking, queue
+from desktop.services.agenda import DoctorDay
 from desktop.services.common import clinic_zone, current_clinic, local_day
-from desktop.store.models import Availability, Clinician, JournalOp, Patient, WaitlistEntry
+from desktop.store.models import Clinician, JournalOp, Patient, WaitlistEntry
 
 
 def register(subcommands: Subcommands) -> None:
@@ -52,47 +52,6 @@ def cell(text: str, size: int) -> str:
     return text + " " * (size - width(text))
 
 
-def doctors(session: Session, username: str | None = None) -> list[Clinician]:
-    query = select(Clinician).where(
-        Clinician.role == Role.DOCTOR.value, Clinician.active.is_(True), Clinician.deleted.is_(False)
-    )
-    if username:
-        found = list(session.scalars(query.where(Clinician.username == username.strip().lower())))
-        if not found:
-            raise NotFound(f"No doctor has the username '{username}'.", field="doctor")
-        return found
-    return list(session.scalars(query.order_by(Clinician.specialty, Clinician.name)))
-
-
-def on_leave(session: Session, day: date) -> set[str]:
-    """Ids of the doctors whose leave covers `day`."""
-    return set(
-        session.scalars(
-            select(Availability.clinician_id).where(
-                Availability.kind == "leave",
-                Availability.deleted.is_(False),
-                Availability.valid_from <= day,
-                Availability.valid_to >= day,
-            )
-        )
-    )
-
-
-def working_on(session: Session, day: date) -> set[str]:
-    """Ids of the doctors with working hours on `day`'s weekday (leave and holidays aside)."""
-    return set(
-        session.scalars(
-            select(Availability.clinician_id).where(
-                Availability.kind == "hours",
-                Availability.deleted.is_(False),
-                Availability.weekday == day.weekday(),
-                (Availability.valid_from.is_(None)) | (Availability.valid_from <= day),
-                (Availability.valid_to.is_(None)) | (Availability.valid_to >= day),
-            )
-        )
-    )
-
-
 def patient_names(session: Session, ids: set[str]) -> dict[str, str]:
     if not ids:
         return {}
@@ -103,25 +62,22 @@ def patient_names(session: Session, ids: set[str]) -> dict[str, str]:
 
 
 def print_agenda(session: Session, *, day: date, doctor: str | None = None) -> None:
-    clinic = current_clinic(session)
-    chosen = doctors(session, doctor)
-    tz = clinic_zone(clinic)
-    holiday = day.isoformat() in (clinic.holidays or [])
-    print(f"Agenda of {clinic.name} for {day:%a} {day.day} {day:%b %Y} ({clinic.timezone})")
-    if holiday:
+    view = agenda.day_view(session, day=day, doctor=doctor)
+    tz = ZoneInfo(view.timezone)
+    print(f"Agenda of {view.clinic_name} for {day:%a} {day.day} {day:%b %Y} ({view.timezone})")
+    if view.holiday:
         print("  The clinic is closed: holiday.")
-    away, working = on_leave(session, day), working_on(session, day)
-    for doc in chosen:
-        appointments = booking.agenda(session, clinician_id=doc.id, day=day)
-        names = patient_names(session, {a.patient_id for a in appointments})
+    for line in view.doctors:
+        doc = line.doctor
         print(f"\n{doc.name} · {doc.specialty or 'doctor'} · {doc.room or 'no room'} · {doc.username}")
-        if doc.id in away:
+        if line.day is DoctorDay.ON_LEAVE:
             print("  on leave")
-        elif not appointments:
-            print("  no appointments" if doc.id in working else f"  does not work on {day:%A}s")
-        for a in appointments:
+        elif not line.entries:
+            print("  no appointments" if line.day is DoctorDay.WORKING else f"  does not work on {day:%A}s")
+        for entry in line.entries:
+            a = entry.appointment
             print(
-                f"  {a.starts_at.astimezone(tz):%H:%M}  {a.code}  {cell(names.get(a.patient_id, '?'), 28)}"
+                f"  {a.starts_at.astimezone(tz):%H:%M}  {a.code}  {cell(entry.patient_name, 28)}"
                 f"  {cell(a.status.replace('_', ' '), 15)}  {a.kind.replace('_', ' ')}"
             )
 
@@ -135,7 +91,7 @@ def print_queue(session: Session, *, now: datetime) -> None:
     waiting_for = {p.token.clinician_id for p in overall}
     sections = [
         (f"{d.name} ({d.room})", queue.view(session, now=now, clinician_id=d.id))
-        for d in doctors(session)
+        for d in agenda.doctors(session)
         if d.id in waiting_for
     ]
     if None in waiting_for:

@@ -63,7 +63,9 @@ def add_clinician(
     specialty: str = "",
     room: str = "",
     password: str | None = None,
+    password_hash: str | None = None,
 ) -> ClinicianRecord:
+    """`password_hash`: one already hashed (the demo gives every account the same one)."""
     require(actor.role, "clinic.setup")
     clinic = current_clinic(uow.session)
     name, username, role = check_clinician(name=name, username=username, role=role)
@@ -78,7 +80,7 @@ def add_clinician(
             role=role.value,
             specialty=specialty,
             room=room,
-            password_hash=hash_password(password) if password else None,
+            password_hash=hash_password(password) if password else password_hash,
             active=True,
         )
     )

@@ -34,7 +34,7 @@ from desktop.domain.scheduling import Slot
 from desktop.domain.staff import hash_password
 from desktop.services import availability, booking, consultations, patients, prescriptions, queue
 from desktop.services import clinic as clinic_service
-from desktop.services.common import KIOSK, SYSTEM, Actor, current_clinic, get
+from desktop.services.common import KIOSK, SYSTEM, Actor, current_clinic
 from desktop.services.records import ClinicianRecord
 from desktop.store.local import LocalStore
 from desktop.store.models import Appointment, Clinician, Consultation, Patient, Prescription, QueueToken
@@ -761,15 +761,14 @@ class _Demo:
                     role=Role.DOCTOR,
                     specialty=plan.specialty.name,
                     room=plan.room,
+                    password_hash=password_hash,
                 )
-                get(uow.session, Clinician, doctor.id).password_hash = password_hash
                 self.doctors[plan.username] = doctor
                 self.actors[plan.username] = Actor(Role.DOCTOR, doctor.id, doctor.name)
             for name, username, role in OTHER_STAFF:
                 member = clinic_service.add_clinician(
-                    uow, actor=SYSTEM, name=name, username=username, role=role
+                    uow, actor=SYSTEM, name=name, username=username, role=role, password_hash=password_hash
                 )
-                get(uow.session, Clinician, member.id).password_hash = password_hash
                 self.actors[username] = Actor(role, member.id, name)
         self.reception = self.actors["rohit.kulkarni"]
         self.nurse = self.actors["meera.thomas"]

@@ -1,7 +1,7 @@
 """What services hand their callers: plain frozen values, never live ORM rows.
 
-A record is made after the change it shows is in the transaction (`record_of` flushes a row the
-unit of work has not written yet, so defaults and ids are set), and can cross to any thread:
+A record shows a row as the transaction holds it (one the unit of work has not flushed yet with
+the column defaults the flush will give it), and can cross to any thread:
 screens keep it, compare it, show it; to change a row, call a service with its id. Statuses are
 the domain's enums (StrEnums: they compare equal to their stored strings). The fields of each
 record are its entity's data fields (tests/test_service_records.py keeps them in step), never a
@@ -221,16 +221,24 @@ _CONVERT: dict[type[Any], dict[str, Callable[[Any], Any]]] = {
 
 
 @cache
+def _column_defaults(model: type[Any]) -> dict[str, Any]:
+    return {c.key: c.default for c in inspect(model).columns if c.default is not None}
+
+
+@cache
 def _names(cls: type[Any]) -> tuple[str, ...]:
     return tuple(f.name for f in fields(cls))
 
 
 def record_of(cls: type[R], row: object) -> R:
-    """The frozen record of an ORM row (or any object with the record's attributes)."""
-    state = inspect(row, raiseerr=False)
-    if state is not None and state.pending and state.session is not None:
-        state.session.flush()  # column defaults are applied, as the database will hold them
+    """The frozen record of an ORM row (or any object with the record's attributes). A row the
+    unit of work has not written yet shows the column defaults the flush will give it."""
     values = {name: getattr(row, name) for name in _names(cls)}
+    state = inspect(row, raiseerr=False)
+    if state is not None and state.pending:
+        for name, default in _column_defaults(type(row)).items():
+            if values.get(name, False) is None:
+                values[name] = default.arg if default.is_scalar else default.arg(None)
     for name, convert in _CONVERT.get(cls, {}).items():
         if values[name] is not None:
             values[name] = convert(values[name])
