@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select, update
 
 from desktop.domain.appointments import AppointmentType
+from desktop.domain.english import english
 from desktop.domain.errors import BookingConflict, InvalidInput, InvalidTransition, NotAllowed
 from desktop.domain.ids import is_human_code
 from desktop.services import availability, booking, queue, reminders
@@ -78,6 +79,10 @@ def test_booking_a_taken_slot_says_when_the_next_free_one_is(
     with pytest.raises(BookingConflict) as info:
         book(store, make_patient().id, clinic.doctor_a, NINE)
     assert "Next free: Mon 2 Mar 09:15" in info.value.message  # in the clinic's own time
+    reason = info.value.reason  # what a screen renders in its own language
+    assert reason.code == "booking.slot_full" and reason["doctor"] == "Dr. Anna Weber"
+    assert reason["next_free"] == local(MONDAY, 9, 15)
+    assert reason["next_free"].utcoffset() == timedelta(hours=1)  # shown in the clinic's zone
     assert info.value.details["next_free"] == local(MONDAY, 9, 15).isoformat()
     assert info.value.field == "starts_at"
 
@@ -358,7 +363,7 @@ def test_follow_ups_every_two_weeks_keep_the_wall_clock_time_across_dst(
             every_weeks=2,
             count=4,
         )
-    assert result.moved == []
+    assert result.moved == ()
     rows = series_rows(store)
     days = [date(2026, 3, 16), date(2026, 3, 30), date(2026, 4, 13), date(2026, 4, 27)]
     assert [r.starts_at for r in rows] == [local(d, 9, 30) for d in days]
@@ -415,7 +420,8 @@ def test_a_taken_follow_up_slot_moves_to_the_nearest_free_one_that_day(
     assert len(ours) == 4
     assert ours[2].starts_at == local(third_day, 9, 45)  # 15 minutes away, after 09:15 is taken too
     assert len(result.moved) == 1
-    assert result.moved[0].startswith("Follow-up 3") and "Mon 13 Apr 09:45" in result.moved[0]
+    assert (result.moved[0].code, result.moved[0]["n"]) == ("booking.follow_up_moved", 3)
+    assert english(result.moved[0]) == "Follow-up 3 moved to Mon 13 Apr 09:45"
 
 
 @pytest.mark.parametrize(
@@ -473,7 +479,7 @@ def test_a_follow_up_in_the_repeated_hour_of_fall_back_is_not_reported_as_moved(
         )
     # 02:30 happens twice on 25 October; the booking is at the first one, as asked.
     assert [a.starts_at for a in result.appointments] == [first, datetime(2026, 10, 25, 0, 30, tzinfo=UTC)]
-    assert result.moved == []
+    assert result.moved == ()
 
 
 @pytest.mark.parametrize(("fold", "utc_hour"), [(0, 0), (1, 1)])

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from desktop.domain.appointments import Urgency
+from desktop.domain.english import english
 from desktop.domain.errors import InvalidTransition
 from desktop.domain.queue import (
     QueueEntry,
@@ -94,7 +95,7 @@ def test_explain_is_one_line_whose_points_add_up() -> None:
     now = T0 + timedelta(minutes=25)
     e = entry("A-017", 25, now, urgency=Urgency.URGENT, age_years=78)
     prio = priority(e, now)
-    text = explain(e, prio, 3)
+    text = english(explain(e, prio, 3))
     assert "\n" not in text
     match = _EXPLANATION.match(text)
     assert match, text
@@ -112,7 +113,7 @@ def test_explain_is_one_line_whose_points_add_up() -> None:
 )
 def test_explain_uses_english_ordinals(position: int, word: str) -> None:
     e = entry("A-001", 0, T0)
-    assert f" is {word}:" in explain(e, priority(e, T0), position)
+    assert f" is {word}:" in english(explain(e, priority(e, T0), position))
 
 
 def test_estimate_wait_uses_the_median_of_recent_visits() -> None:

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from desktop.domain.appointments import Urgency
+from desktop.domain.english import english
 from desktop.domain.errors import InvalidInput
 from desktop.services import booking, queue
 from desktop.services.common import KIOSK, SYSTEM
@@ -148,7 +149,7 @@ def test_skip_and_requeue_keep_the_time_already_waited(
     with store.reading() as session:
         view = queue.view(session, now=morning(), clinician_id=clinic.doctor_a)
     assert [p.token.id for p in view] == [early.id, later.id]
-    assert "waited 30 min" in view[0].explanation
+    assert "waited 30 min" in english(view[0].reason)
 
 
 def test_view_explains_positions_and_estimates_waits_from_recent_visits(
@@ -172,9 +173,17 @@ def test_view_explains_positions_and_estimates_waits_from_recent_visits(
     assert [p.position for p in view] == [1, 2, 3]
     assert [p.token.id for p in view] == [waiting[2].id, waiting[0].id, waiting[1].id]
     assert [p.wait_minutes for p in view] == [0, 20, 40]
-    assert view[0].explanation.startswith(f"{waiting[2].code} is 1st: waited 2 min (+2), urgent (+45)")
-    assert view[1].explanation == f"{waiting[0].code} is 2nd: waited 6 min (+6) = 6 points"
-    assert all("\n" not in p.explanation for p in view)
+    assert english(view[0].reason).startswith(f"{waiting[2].code} is 1st: waited 2 min (+2), urgent (+45)")
+    assert english(view[1].reason) == f"{waiting[0].code} is 2nd: waited 6 min (+6) = 6 points"
+    assert all("\n" not in english(p.reason) for p in view)
+    first = view[0].reason  # the same, as a screen gets it: codes and values
+    assert (first.code, first["token"], first["position"], first["score"]) == (
+        "queue.position",
+        waiting[2].code,
+        1,
+        view[0].score,
+    )
+    assert [part.code for part in first["parts"]][:2] == ["queue.waited", "queue.urgency"]
     assert [p.score for p in view] == [47, 6, 4]
 
 

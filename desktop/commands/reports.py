@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from desktop.commands import Context, Subcommands, add_command, iso_date
+from desktop.domain.english import english
 from desktop.domain.waitlist import WaitlistStatus
 from desktop.services import agenda, booking, queue
 from desktop.services.agenda import DoctorDay
@@ -102,7 +103,7 @@ def print_queue(session: Session, *, now: datetime) -> None:
         for p in positions:
             who = names.get(p.token.patient_id or "", "(no name)")
             wait = f"~{p.wait_minutes:>3} min"
-            print(f"    {p.position:>2}. {p.token.code}  {cell(who, 24)}  {wait}  {p.explanation}")
+            print(f"    {p.position:>2}. {p.token.code}  {cell(who, 24)}  {wait}  {english(p.reason)}")
 
 
 def print_requests_and_waitlist(session: Session) -> None:

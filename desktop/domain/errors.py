@@ -1,8 +1,16 @@
-"""Typed errors raised by the services; each message is meant for a receptionist, not a developer."""
+"""Typed errors raised by the services; each message is meant for a receptionist, not a developer.
+
+An error carries a structured `reason` (desktop.domain.reasons) for screens to render in the
+reader's language, and `message`, its English (what the `clinic` command prints). Errors raised
+with a plain sentence carry it as a reason of code `text`.
+"""
 
 from __future__ import annotations
 
 from typing import Any
+
+from desktop.domain.english import english
+from desktop.domain.reasons import Reason, text
 
 
 class ClinicError(Exception):
@@ -10,9 +18,12 @@ class ClinicError(Exception):
 
     code = "error"
 
-    def __init__(self, message: str, *, field: str | None = None, details: dict[str, Any] | None = None):
-        super().__init__(message)
-        self.message = message
+    def __init__(
+        self, message: str | Reason, *, field: str | None = None, details: dict[str, Any] | None = None
+    ):
+        self.reason = message if isinstance(message, Reason) else text(message)
+        self.message = english(self.reason)
+        super().__init__(self.message)
         self.field = field
         self.details = details or {}
 

@@ -16,6 +16,7 @@ from enum import StrEnum
 
 from desktop.domain.appointments import Urgency
 from desktop.domain.errors import InvalidTransition
+from desktop.domain.reasons import Reason
 
 
 class TokenStatus(StrEnum):
@@ -80,22 +81,22 @@ class QueueEntry:
 @dataclass(frozen=True, slots=True)
 class Priority:
     score: int
-    parts: tuple[tuple[str, int], ...]  # (reason, points), for the one-line explanation
+    parts: tuple[Reason, ...]  # each with its `points`: queue.waited, queue.urgency, queue.aged, ...
 
 
 def priority(entry: QueueEntry, now: datetime) -> Priority:
     waited = max(0, int((now - entry.issued_at).total_seconds() // 60))
-    parts: list[tuple[str, int]] = [(f"waited {waited} min", waited)]
-    urgency_points = URGENCY_POINTS[Urgency(entry.urgency)]
-    if urgency_points:
-        parts.append((Urgency(entry.urgency).value, urgency_points))
+    parts = [Reason.of("queue.waited", minutes=waited, points=waited)]
+    urgency = Urgency(entry.urgency)
+    if URGENCY_POINTS[urgency]:
+        parts.append(Reason.of("queue.urgency", urgency=urgency, points=URGENCY_POINTS[urgency]))
     if entry.age_years is not None and entry.age_years >= ELDERLY_AGE:
-        parts.append((f"aged {entry.age_years}", ELDERLY_POINTS))
+        parts.append(Reason.of("queue.aged", age=entry.age_years, points=ELDERLY_POINTS))
     elif entry.age_years is not None and entry.age_years < CHILD_AGE:
-        parts.append((f"child aged {entry.age_years}", CHILD_POINTS))
+        parts.append(Reason.of("queue.child", age=entry.age_years, points=CHILD_POINTS))
     if entry.pregnant:
-        parts.append(("pregnant", PREGNANCY_POINTS))
-    return Priority(sum(p for _, p in parts), tuple(parts))
+        parts.append(Reason.of("queue.pregnant", points=PREGNANCY_POINTS))
+    return Priority(sum(p["points"] for p in parts), tuple(parts))
 
 
 def order(entries: Sequence[QueueEntry], now: datetime) -> list[tuple[QueueEntry, Priority]]:
@@ -105,15 +106,12 @@ def order(entries: Sequence[QueueEntry], now: datetime) -> list[tuple[QueueEntry
     return ranked
 
 
-def ordinal(n: int) -> str:
-    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
-    return f"{n}{suffix}"
-
-
-def explain(entry: QueueEntry, prio: Priority, position: int) -> str:
-    """E.g. `A-017 is 3rd: waited 25 min (+25), urgent (+45), aged 78 (+15) = 85 points`."""
-    reasons = ", ".join(f"{reason} (+{points})" for reason, points in prio.parts)
-    return f"{entry.code} is {ordinal(position)}: {reasons} = {prio.score} points"
+def explain(entry: QueueEntry, prio: Priority, position: int) -> Reason:
+    """Why a patient is where they are (`queue.position`); in English, e.g. `A-017 is 3rd: waited
+    25 min (+25), urgent (+45), aged 78 (+15) = 85 points`."""
+    return Reason.of(
+        "queue.position", token=entry.code, position=position, parts=prio.parts, score=prio.score
+    )
 
 
 def estimate_wait_minutes(ahead: int, recent_minutes: Sequence[float], doctors: int = 1) -> int:

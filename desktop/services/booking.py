@@ -24,6 +24,7 @@ from desktop.domain.appointments import (
 )
 from desktop.domain.errors import BookingConflict, InvalidInput
 from desktop.domain.ids import new_id, normalise_code
+from desktop.domain.reasons import Reason
 from desktop.domain.roles import Role, require
 from desktop.domain.scheduling import Slot, SlotList, day_bounds
 from desktop.domain.waitlist import OPEN_WAITLIST, WaitlistStatus
@@ -94,23 +95,18 @@ def _slot_at(uow: UnitOfWork, doctor: ClinicianInfo, starts_at: datetime) -> Slo
     slot = slots.at(starts_at)
     if slot is not None and slot.free > 0:
         return slot
-    problem = "is fully booked" if slot is not None else "has no bookable slot"
+    nxt = next((s for s in slots if s.start > starts_at and s.free > 0), None)
+    tz = clinic_zone(clinic)
     raise BookingConflict(
-        f"{doctor.name} {problem} at {local_time_text(clinic, starts_at)}."
-        + _next_free_hint(clinic, slots, starts_at),
+        Reason.of(
+            "booking.slot_full" if slot is not None else "booking.no_slot",
+            doctor=doctor.name,
+            at=starts_at.astimezone(tz),
+            next_free=nxt.start.astimezone(tz) if nxt else None,
+        ),
         field="starts_at",
-        details={"next_free": _next_free_iso(slots, starts_at)},
+        details={"next_free": nxt.start.isoformat() if nxt else None},
     )
-
-
-def _next_free_iso(slots: SlotList, after: datetime) -> str | None:
-    nxt = next((s for s in slots if s.start > after and s.free > 0), None)
-    return nxt.start.isoformat() if nxt else None
-
-
-def _next_free_hint(clinic: ClinicInfo, slots: SlotList, after: datetime) -> str:
-    nxt = next((s for s in slots if s.start > after and s.free > 0), None)
-    return f" Next free: {local_time_text(clinic, nxt.start)}." if nxt else ""
 
 
 # Booking's own queries, built once (see store/slots.py _RULES for why), on table columns: the rows
@@ -143,8 +139,12 @@ def _check_patient_free(
     if clash is not None:
         starts_at, code = clash
         raise BookingConflict(
-            f"{patient.full_name} already has an appointment at "
-            f"{local_time_text(clinic, starts_at)} ({code}).",
+            Reason.of(
+                "booking.patient_busy",
+                patient=patient.full_name,
+                at=starts_at.astimezone(clinic_zone(clinic)),
+                appointment=code,
+            ),
             field="starts_at",
         )
 
@@ -164,8 +164,7 @@ def _insert_claiming_seat(uow: UnitOfWork, appointment: Appointment, doctor: Cli
         return uow.insert(appointment, action="book")
     except IntegrityError:
         raise BookingConflict(
-            f"Someone else just booked {doctor.name} at that time. Please pick another slot.",
-            field="starts_at",
+            Reason.of("booking.seat_taken", doctor=doctor.name), field="starts_at"
         ) from None
 
 
@@ -332,7 +331,7 @@ def reschedule(
 @dataclass(frozen=True, slots=True)
 class SeriesResult:
     appointments: tuple[AppointmentRecord, ...]
-    moved: list[str]  # human-readable notes for occurrences not at the asked time
+    moved: tuple[Reason, ...]  # booking.follow_up_moved: occurrences not at the asked time
 
 
 def book_follow_ups(
@@ -361,7 +360,7 @@ def book_follow_ups(
     local_first = first_start.astimezone(tz)
     series_id = new_id()
     booked: list[AppointmentRecord] = []
-    moved: list[str] = []
+    moved: list[Reason] = []
     for n in range(count):
         wanted_local = local_first + timedelta(weeks=every_weeks * n)
         # Same wall-clock time each week, even across a daylight-saving change.
@@ -369,13 +368,12 @@ def book_follow_ups(
         start = _nearest_free(uow, clinician_id, wanted)
         if start is None:
             raise BookingConflict(
-                f"Follow-up {n + 1} cannot be booked: nothing free on {wanted.date():%a %d %b %Y}.",
-                field="first_start",
+                Reason.of("booking.follow_up_impossible", n=n + 1, day=wanted.date()), field="first_start"
             )
         # Compare in UTC: Python never finds a time in the repeated hour of a DST change equal
         # to a time in another zone, so a local `wanted` would always look moved there.
         if start != wanted.astimezone(UTC):
-            moved.append(f"Follow-up {n + 1} moved to {local_time_text(clinic, start)}")
+            moved.append(Reason.of("booking.follow_up_moved", n=n + 1, at=start.astimezone(tz)))
         booked.append(
             book(
                 uow,
@@ -389,7 +387,7 @@ def book_follow_ups(
             )
         )
         uow.flush()
-    return SeriesResult(tuple(booked), moved)
+    return SeriesResult(tuple(booked), tuple(moved))
 
 
 def _nearest_free(uow: UnitOfWork, clinician_id: str, wanted: datetime) -> datetime | None:

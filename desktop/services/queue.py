@@ -24,6 +24,7 @@ from desktop.domain.queue import (
     explain,
     order,
 )
+from desktop.domain.reasons import Reason
 from desktop.domain.roles import require
 from desktop.services import audit, booking
 from desktop.services.common import (
@@ -166,7 +167,7 @@ class QueuePosition:
     token: QueueTokenRecord
     position: int  # 1 = next
     score: int
-    explanation: str
+    reason: Reason  # queue.position: why this place (desktop.domain.english renders it)
     wait_minutes: int
 
 

@@ -1,0 +1,102 @@
+"""The English words for every reason code (desktop.domain.reasons): what the `clinic` command
+prints, and the source text the app's translations start from. One place: a new code gets its
+English here, and tests/test_reasons.py fails for a code without it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from datetime import date, datetime
+from typing import Any
+
+from desktop.domain.reasons import TEXT, Reason
+
+Render = Callable[[Mapping[str, Any]], str]
+
+
+def ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def when(at: datetime) -> str:
+    """How staff read a time: `Mon 3 Mar 10:30` (the value is already in the clinic's zone)."""
+    return f"{at:%a} {at.day} {at:%b %H:%M}"
+
+
+def day(d: date) -> str:
+    return f"{d:%a %d %b %Y}"
+
+
+def _words(name: str) -> str:
+    return name.replace("_", " ")
+
+
+def _points(v: Mapping[str, Any], text: str) -> str:
+    return f"{text} (+{v['points']})"
+
+
+def _parts(reasons: Iterable[Reason]) -> str:
+    return ", ".join(english(r) for r in reasons)
+
+
+def _next_free(v: Mapping[str, Any]) -> str:
+    return f" Next free: {when(v['next_free'])}." if v.get("next_free") else ""
+
+
+CATALOGUE: dict[str, Render] = {
+    TEXT: lambda v: v["text"],
+    # the queue (desktop.domain.queue, services.queue.view)
+    "queue.position": lambda v: (
+        f"{v['token']} is {ordinal(v['position'])}: {_parts(v['parts'])} = {v['score']} points"
+    ),
+    "queue.waited": lambda v: _points(v, f"waited {v['minutes']} min"),
+    "queue.urgency": lambda v: _points(v, _words(v["urgency"])),
+    "queue.aged": lambda v: _points(v, f"aged {v['age']}"),
+    "queue.child": lambda v: _points(v, f"child aged {v['age']}"),
+    "queue.pregnant": lambda v: _points(v, "pregnant"),
+    # booking (services.booking)
+    "booking.slot_full": lambda v: f"{v['doctor']} is fully booked at {when(v['at'])}." + _next_free(v),
+    "booking.no_slot": lambda v: f"{v['doctor']} has no bookable slot at {when(v['at'])}." + _next_free(v),
+    "booking.patient_busy": lambda v: (
+        f"{v['patient']} already has an appointment at {when(v['at'])} ({v['appointment']})."
+    ),
+    "booking.seat_taken": lambda v: (
+        f"Someone else just booked {v['doctor']} at that time. Please pick another slot."
+    ),
+    "booking.follow_up_impossible": lambda v: (
+        f"Follow-up {v['n']} cannot be booked: nothing free on {day(v['day'])}."
+    ),
+    "booking.follow_up_moved": lambda v: f"Follow-up {v['n']} moved to {when(v['at'])}",
+    # sync (desktop.sync: the report's errors, the worker's status)
+    "sync.not_sent.too_large": lambda v: (
+        f"{_words(v['entity'])} {v['id']} not sent: This change is too large to send ({v['kib']} KiB)."
+    ),
+    "sync.not_sent.invalid": lambda v: (
+        f"{_words(v['entity'])} {v['id']} not sent: This change cannot be sent: {v['problem']}."
+    ),
+    "sync.refused": lambda v: (
+        f"{_words(v['entity'])} {v['id']} refused: {v['why'] or 'no reason given'}"
+        + (f" ({v['field']})" if v.get("field") else "")
+    ),
+    "sync.clock_off": lambda v: (
+        f"This computer's clock is about {v['minutes']} minutes "
+        f"{'behind' if v['behind'] else 'ahead of'} the server's. "
+        "ClinicDesk keeps working, but ask an administrator to correct the clock."
+    ),
+    "sync.not_enrolled": lambda v: "This device is not enrolled with a server.",
+    "sync.failed": lambda v: f"Sync failed: {v['error']}",
+    "sync.unanswered_change": lambda v: (
+        f"The server did not answer change {v['op_id']}; it will be sent again."
+    ),
+    "sync.feed_stuck": lambda v: "The server's list of changes did not move forward; try again later.",
+    "sync.unreadable_row": lambda v: (
+        f"The server sent a {_words(v['entity'])} this app cannot read ({v['problem']}); "
+        "sync stops here until that is fixed or the app is updated."
+    ),
+}
+
+
+def english(reason: Reason) -> str:
+    """The reason in English; a code without words here is shown as itself, never an error."""
+    render = CATALOGUE.get(reason.code)
+    return render(reason.values) if render else reason.code
