@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, text
 
+from desktop.domain.english import english
 from desktop.domain.roles import Role
 from desktop.services import booking, patients
 from desktop.services.common import Actor
@@ -358,7 +359,8 @@ def test_a_refused_create_is_tombstoned_locally_without_journaling(
     heard: list[Changes] = []
     kiosk.store.on_commit(heard.append)
     report = kiosk.sync()
-    assert report.rejected == 1 and len(report.errors) == 1 and "kiosk" in report.errors[0]
+    assert report.rejected == 1 and len(report.errors) == 1 and report.errors[0].code == "sync.refused"
+    assert "kiosk" in english(report.errors[0]) and report.errors[0]["id"] == rule.id
     assert Changes.of(Origin.PULL, [("availability", rule.id)]) in heard  # screens hear it is gone
     op = kiosk.journal()[-1]
     assert op.status == "rejected" and op.result is not None and op.result["conflict_id"]
@@ -507,7 +509,8 @@ def test_a_wrong_clock_is_measured_and_warned_about(desk: Device) -> None:
     register(desk, "Gita Hahn", actor=RECEPTION)
     report = slow.sync_once()
     assert report.clock_skew_ms is not None and 8 * 60_000 < report.clock_skew_ms < 10 * 60_000
-    assert report.clock_warning and "9 minutes behind" in report.clock_warning
+    assert report.clock_warning and "9 minutes behind" in english(report.clock_warning)
+    assert (report.clock_warning["minutes"], report.clock_warning["behind"]) == (9, True)
     assert desk.state().clock_skew_ms == report.clock_skew_ms
     fine = SyncEngine(desk.store, desk.client).sync_once()  # nothing to push: /health is asked
     assert fine.clock_skew_ms is not None and abs(fine.clock_skew_ms) < 60_000 and fine.clock_warning is None
@@ -674,7 +677,7 @@ def test_a_network_failure_while_fetching_ahead_is_reported_as_when_the_page_is_
     report = fresh.sync(allow_error=True)
     assert pulls.asked[1][1].startswith("sync-pull")  # the failed request was the one fetched ahead
     assert isinstance(report.error, Offline) and report.stage == "pull"
-    assert report.errors == [report.error.message] and dead in report.error.message
+    assert report.errors == [report.error.reason] and dead in report.error.message
     assert report.pages == 1 and report.pulled == 10 and not report.cancelled
     assert fresh.state().pull_cursor == pulls.answered[0]
     assert not pull_helpers()

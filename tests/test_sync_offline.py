@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from desktop.domain.english import english
 from desktop.sync.engine import SyncEngine
 from desktop.sync.errors import Offline
 from server_stub.models import AppliedOp
@@ -50,7 +51,7 @@ def test_changes_made_while_the_server_is_down_reach_it_exactly_once(
     for _ in range(2):  # the server is down: nothing is lost, nothing is doubled
         report = desk.sync(allow_error=True)
         assert isinstance(report.error, Offline) and report.pushed == 0
-        assert "Cannot reach the server" in report.errors[-1]
+        assert "Cannot reach the server" in english(report.errors[-1])
     ops = [op for op in desk.journal() if op.status != "applied"]
     assert len(ops) == 6 and {op.status for op in ops} == {"sent"}  # marked before each attempt
     op_ids = [op.op_id for op in ops]

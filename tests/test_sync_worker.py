@@ -9,6 +9,8 @@ import time
 import weakref
 from typing import Any
 
+from desktop.domain.english import english
+from desktop.domain.reasons import text
 from desktop.store.local import LocalStore
 from desktop.sync.client import SyncClient
 from desktop.sync.engine import SyncEngine
@@ -101,7 +103,7 @@ def test_backs_off_while_offline_and_recovers_by_itself(server: LiveServer, desk
     worker.start()
     try:
         wait_for(lambda: worker.status().state == "offline")
-        assert "Cannot reach the server" in (worker.status().last_error or "")
+        assert "Cannot reach the server" in english(worker.status().last_error or text(""))
         register(desk, "Offline Anders", actor=RECEPTION)
         wait_for(lambda: worker.status().pending == 2)
         time.sleep(1.0)
@@ -135,7 +137,7 @@ def test_a_refused_token_stops_syncing_until_asked_again(desk: Device) -> None:
     worker.start()
     try:
         wait_for(lambda: worker.status().state == "auth_failed")
-        assert "enrol" in (worker.status().last_error or "")
+        assert "enrol" in english(worker.status().last_error or text(""))
         time.sleep(0.5)
         assert counting.syncs == 1  # retrying cannot help: staff must sign in or re-enrol
         worker.sync_now()
@@ -155,7 +157,7 @@ def test_an_app_too_old_for_the_server_is_told_to_update(desk: Device) -> None:
     worker.start()
     try:
         wait_for(lambda: worker.status().state == "upgrade_required")
-        assert "update" in (worker.status().last_error or "").lower()
+        assert "update" in english(worker.status().last_error or text("")).lower()
     finally:
         assert worker.stop(timeout=10)
 

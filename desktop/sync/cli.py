@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from desktop.commands import Context, Subcommands, add_command
+from desktop.domain.english import english
 from desktop.domain.errors import NotFound
 from desktop.store.local import LocalStore
 
@@ -133,9 +134,9 @@ def print_report(report: SyncReport) -> None:
             f"{report.duplicates} changes had reached the server before (answer lost): nothing was doubled."
         )
     if report.clock_warning:
-        print(f"Warning: {report.clock_warning}")
-    for line in report.errors:
-        print(f"  {line}")
+        print(f"Warning: {english(report.clock_warning)}")
+    for reason in report.errors:
+        print(f"  {english(reason)}")
     if report.error is not None:
         if report.error.retryable:
             print(
@@ -159,7 +160,7 @@ def _sync_forever(store: LocalStore, url: str, credentials: Credentials) -> int:
     def show(status: SyncStatus) -> None:
         if not status.syncing:
             line = f"[{status.state}] pending {status.pending}, open conflicts {status.open_conflicts}"
-            print(line + (f" — {status.last_error}" if status.last_error else ""), flush=True)
+            print(line + (f" — {english(status.last_error)}" if status.last_error else ""), flush=True)
 
     worker = SyncWorker(store, factory)
     worker.on_status(show)

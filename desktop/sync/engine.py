@@ -29,6 +29,7 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
+from desktop.domain.reasons import Reason
 from desktop.store.changes import Changes, Origin
 from desktop.store.local import LocalStore
 from desktop.store.models import ENTITY_MODELS, DeviceState, JournalOp, SyncConflict
@@ -60,16 +61,11 @@ class Pushed:
     skew_ms: int  # the server's clock minus ours, measured on this request
 
 
-def clock_warning(skew_ms: int | None) -> str | None:
-    """Staff-readable warning when this computer's clock is off by more than the protocol allows."""
+def clock_warning(skew_ms: int | None) -> Reason | None:
+    """`sync.clock_off` when this computer's clock is off by more than the protocol allows."""
     if skew_ms is None or abs(skew_ms) <= CLOCK_SKEW_WARNING_MS:
         return None
-    minutes = round(abs(skew_ms) / 60_000)
-    direction = "behind" if skew_ms > 0 else "ahead of"
-    return (
-        f"This computer's clock is about {minutes} minutes {direction} the server's. "
-        "ClinicDesk keeps working, but ask an administrator to correct the clock."
-    )
+    return Reason.of("sync.clock_off", minutes=round(abs(skew_ms) / 60_000), behind=skew_ms > 0)
 
 
 def pending_count(store: LocalStore) -> int:
@@ -129,7 +125,7 @@ class SyncEngine:
                 self._done(report, notify)
         except SyncError as exc:
             report.error = exc
-            report.errors.append(exc.message)
+            report.errors.append(exc.reason)
             log.info("sync stopped in %s: %s", report.stage, exc.message)
         finally:
             report.duration = time.perf_counter() - started
@@ -210,7 +206,7 @@ class SyncEngine:
         try:
             answers = self.outbox.record(chunk.ops, pushed.response.results, skew_ms=pushed.skew_ms)
         except KeyError as missing:
-            raise ServerError(f"The server did not answer change {missing}; it will be sent again.") from None
+            raise ServerError(Reason.of("sync.unanswered_change", op_id=str(missing))) from None
         self.store.announce(Changes.of(Origin.PULL, answers.tombstoned))
         self._skew(report, pushed.skew_ms)
         report.pushed += len(chunk.ops)
@@ -264,7 +260,7 @@ class SyncEngine:
                     page = ahead.result()  # a failed request raises here, where its page is needed
                     ahead = None
                 if page.more and page.next <= cursor:
-                    raise ServerError("The server's list of changes did not move forward; try again later.")
+                    raise ServerError(Reason.of("sync.feed_stuck"))
                 if page.more:
                     ahead = fetcher.submit(self.client.pull, page.next, self.page_size)
                 if page.changes or page.next != cursor:

@@ -16,6 +16,7 @@ Every message is meant for staff, not developers. All are `ClinicError`s, so `cl
 from __future__ import annotations
 
 from desktop.domain.errors import ClinicError
+from desktop.domain.reasons import Reason
 
 
 class SyncError(ClinicError):
@@ -32,7 +33,7 @@ class ServerError(SyncError):
     code = "server_error"
     retryable = True
 
-    def __init__(self, message: str, *, status: int | None = None):
+    def __init__(self, message: str | Reason, *, status: int | None = None):
         super().__init__(message)
         self.status = status
 
@@ -54,7 +55,7 @@ class ServerRejected(SyncError):
 
     code = "rejected"
 
-    def __init__(self, message: str, *, status: int, field: str | None = None):
+    def __init__(self, message: str | Reason, *, status: int, field: str | None = None):
         super().__init__(message, field=field)
         self.status = status
 

@@ -18,6 +18,8 @@ import orjson
 from pydantic import ValidationError
 from sqlalchemy import Connection, Text, bindparam, func, select, type_coerce, update
 
+from desktop.domain.english import english
+from desktop.domain.reasons import Reason
 from desktop.store.local import LocalStore
 from desktop.store.models import ENTITY_MODELS, DeviceState, JournalOp
 from desktop.sync.protocol import MAX_BODY_BYTES, MAX_OPS_PER_PUSH, Op, OpResult
@@ -58,7 +60,7 @@ class Outgoing:
 @dataclass(frozen=True)
 class Chunk:
     ops: list[Outgoing]
-    refused: list[str]  # readable reasons of ops that can never be sent, refused here
+    refused: list[Reason]  # ops that can never be sent, refused here: sync.not_sent.*
     last_seq: int | None  # the last journal seq looked at; None: nothing left
 
     def __bool__(self) -> bool:
@@ -72,7 +74,7 @@ class Answers:
     conflicts: int = 0
     rejected: int = 0
     duplicates: int = 0
-    rejections: list[str] | None = None
+    rejections: list[Reason] | None = None
     tombstoned: list[tuple[str, str]] = field(default_factory=list)  # (entity, id) of refused creates
 
 
@@ -105,7 +107,7 @@ class Outbox:
         it never blocks the ops behind it; its reason is in `refused`."""
         budget = max_bytes - BODY_MARGIN_BYTES
         chosen: list[Outgoing] = []
-        refused: list[str] = []
+        refused: list[Reason] = []
         used = 0
         last: int | None = None
         with self.store.db.reader.connect() as conn:
@@ -114,9 +116,11 @@ class Outbox:
             # The stored JSON text: its length is the op's size (escaped and spaced as json.dumps
             # writes it, so never less than what the push sends), and orjson reads it faster.
             size = len(row.data) + OP_OVERHEAD_BYTES
-            problem = None
+            problem: Reason | None = None
             if size > budget:
-                problem = f"This change is too large to send ({size // 1024} KiB)."
+                problem = Reason.of(
+                    "sync.not_sent.too_large", entity=row.entity, id=row.entity_id, kib=size // 1024
+                )
             else:
                 try:
                     op = Op(
@@ -129,10 +133,12 @@ class Outbox:
                         hlc=row.hlc,
                     )
                 except (ValidationError, orjson.JSONDecodeError) as exc:
-                    problem = f"This change cannot be sent: {_reason(exc)}."
+                    problem = Reason.of(
+                        "sync.not_sent.invalid", entity=row.entity, id=row.entity_id, problem=_reason(exc)
+                    )
             if problem is not None:
-                self._refuse(row.seq, problem)
-                refused.append(f"{row.entity.replace('_', ' ')} {row.entity_id} not sent: {problem}")
+                self._refuse(row.seq, english(problem))
+                refused.append(problem)
                 last = row.seq
                 continue
             if chosen and used + size > budget:
@@ -201,11 +207,11 @@ class Outbox:
             answers.conflicts += 1
         else:
             answers.rejected += 1
-            named = f" ({result.field})" if result.field else ""
             assert answers.rejections is not None
-            reason = result.error or "no reason given"
             answers.rejections.append(
-                f"{op.entity.replace('_', ' ')} {op.entity_id} refused: {reason}{named}"
+                Reason.of(
+                    "sync.refused", entity=op.entity, id=op.entity_id, why=result.error, field=result.field
+                )
             )
 
     def _refuse(self, seq: int, message: str) -> None:

@@ -45,6 +45,7 @@ from sqlalchemy import Connection, Engine, Table, UniqueConstraint, select
 from sqlalchemy.exc import IntegrityError
 
 from desktop.domain.appointments import ACTIVE_STATUSES
+from desktop.domain.reasons import Reason
 from desktop.store.models import ENTITY_MODELS, Appointment, JournalOp, Synced
 from desktop.sync.errors import ServerError
 from desktop.sync.protocol import Change
@@ -158,8 +159,7 @@ class PageWriter:
             row = to_storage(model, change.data)
         except (TypeError, ValueError) as exc:
             raise ServerError(
-                f"The server sent a {change.entity.replace('_', ' ')} this app cannot read ({exc}); "
-                "sync stops here until that is fixed or the app is updated."
+                Reason.of("sync.unreadable_row", entity=change.entity, problem=str(exc))
             ) from None
         row.update(
             id=change.id,

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from desktop.domain.reasons import Reason
 from desktop.sync.errors import SyncError
 
 Stage = Literal["push", "pull", "done"]
@@ -38,8 +39,9 @@ class SyncReport:
     pages: int = 0
     duration: float = 0.0  # seconds
     clock_skew_ms: int | None = None  # server minus device, from the last push answer
-    clock_warning: str | None = None
-    errors: list[str] = field(default_factory=list)  # readable: rejected ops, the failure that stopped sync
+    clock_warning: Reason | None = None  # sync.clock_off
+    # ops refused or not sent (sync.refused, sync.not_sent.*); the failure that stopped sync
+    errors: list[Reason] = field(default_factory=list)
     error: SyncError | None = None  # the failure that stopped this sync, typed
     cancelled: bool = False
     stage: Stage = "push"  # the stage reached

@@ -33,6 +33,7 @@ from typing import Literal
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from desktop.domain.reasons import Reason
 from desktop.store.changes import Changes, Origin
 from desktop.store.local import LocalStore
 from desktop.sync.client import SyncClient
@@ -56,8 +57,8 @@ class SyncStatus:
     pending: int = 0  # local changes the server has not answered yet
     last_sync_at: datetime | None = None
     open_conflicts: int = 0
-    last_error: str | None = None
-    clock_warning: str | None = None
+    last_error: Reason | None = None  # the failure of the last sync (a SyncError's reason, sync.*)
+    clock_warning: Reason | None = None  # sync.clock_off
 
 
 class SyncWorker:
@@ -198,7 +199,7 @@ class SyncWorker:
                 self._set(
                     state="not_configured",
                     syncing=False,
-                    last_error="This device is not enrolled with a server.",
+                    last_error=Reason.of("sync.not_enrolled"),
                 )
                 self._after(math.inf)
                 return
@@ -221,7 +222,7 @@ class SyncWorker:
             self._set(state="online", syncing=False, last_error=None, **facts)
             self._after(self.interval)
             return
-        message = error.message if isinstance(error, SyncError) else f"Sync failed: {error}"
+        message = error.reason if isinstance(error, SyncError) else Reason.of("sync.failed", error=str(error))
         if isinstance(error, AuthFailed | UpgradeRequired):
             self._close_client()  # the next attempt asks for a token again
             state: State = "auth_failed" if isinstance(error, AuthFailed) else "upgrade_required"
