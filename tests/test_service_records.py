@@ -31,7 +31,7 @@ RECORDS = {
     "reminder": records.ReminderRecord,
 }
 NEVER_SHOWN = {"deleted", "password_hash"}
-NOT_SERVICES = {"desktop.services.demo", "desktop.services.audit", "desktop.services.records"}
+NOT_SERVICES = {"desktop.services.records"}
 
 
 @pytest.mark.parametrize("entity", sorted(RECORDS))

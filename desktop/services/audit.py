@@ -17,8 +17,8 @@ def record(
     entity_id: str | None,
     patient_id: str | None,
     detail: str = "",
-) -> AuditEvent:
-    return uow.insert(
+) -> None:
+    uow.insert(
         AuditEvent(
             clinic_id=clinic_id,
             at=uow.now(),
