@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import Any
 
 from desktop.domain.errors import InvalidTransition
+from desktop.domain.reasons import Reason
 
 
 class AppointmentType(StrEnum):
@@ -74,29 +75,18 @@ PRECEDENCE: dict[AppointmentStatus, int] = {
     S.COMPLETED: 6,
 }
 
-_LABELS = {
-    S.REQUESTED: "requested",
-    S.CONFIRMED: "confirmed",
-    S.REJECTED: "rejected",
-    S.CHECKED_IN: "checked in",
-    S.IN_CONSULTATION: "in consultation",
-    S.COMPLETED: "completed",
-    S.CANCELLED: "cancelled",
-    S.NO_SHOW: "marked as no-show",
-    S.RESCHEDULED: "rescheduled",
-    S.CONFLICT: "in conflict",
-}
-
 
 def check_transition(current: str, target: str) -> AppointmentStatus:
     """Return `target` as a status if the move is legal, else raise `InvalidTransition`."""
     try:
         now, new = AppointmentStatus(current), AppointmentStatus(target)
     except ValueError as exc:
-        raise InvalidTransition(f"Unknown appointment status: {exc}", field="status") from None
+        raise InvalidTransition(
+            Reason.of("appointment.unknown_status", problem=str(exc)), field="status"
+        ) from None
     if new not in TRANSITIONS[now]:
         raise InvalidTransition(
-            f"An appointment that is {_LABELS[now]} cannot be {_LABELS[new]}.", field="status"
+            Reason.of("appointment.bad_transition", current=now, target=new), field="status"
         )
     return new
 

@@ -27,6 +27,31 @@ def day(d: date) -> str:
     return f"{d:%a %d %b %Y}"
 
 
+APPOINTMENT_STATUS = {
+    "requested": "requested",
+    "confirmed": "confirmed",
+    "rejected": "rejected",
+    "checked_in": "checked in",
+    "in_consultation": "in consultation",
+    "completed": "completed",
+    "cancelled": "cancelled",
+    "no_show": "marked as no-show",
+    "rescheduled": "rescheduled",
+    "conflict": "in conflict",
+}
+ENTITY = {
+    "patient": "patient",
+    "appointment": "appointment",
+    "clinician": "staff member",
+    "queue_token": "queue token",
+    "consultation": "consultation",
+    "prescription": "prescription",
+    "waitlist_entry": "waiting-list entry",
+    "availability": "availability rule",
+    "sync_conflict": "conflict",
+}
+
+
 def _words(name: str) -> str:
     return name.replace("_", " ")
 
@@ -67,6 +92,33 @@ CATALOGUE: dict[str, Render] = {
         f"Follow-up {v['n']} cannot be booked: nothing free on {day(v['day'])}."
     ),
     "booking.follow_up_moved": lambda v: f"Follow-up {v['n']} moved to {when(v['at'])}",
+    "booking.not_bookable": lambda v: f"{v['doctor']} does not take appointments.",
+    "waitlist.already_waiting": lambda v: f"{v['patient']} is already waiting for {v['doctor']}.",
+    # errors of the domain and the services
+    "not_found": lambda v: f"No such {ENTITY.get(v['entity'], v['entity'])}.",
+    "appointment.unknown_status": lambda v: f"Unknown appointment status: {v['problem']}",
+    "appointment.bad_transition": lambda v: (
+        f"An appointment that is {APPOINTMENT_STATUS[v['current']]} "
+        f"cannot be {APPOINTMENT_STATUS[v['target']]}."
+    ),
+    "token.bad_transition": lambda v: (
+        f"A token that is {_words(v['current'])} cannot become {_words(v['target'])}."
+    ),
+    "queue.already_queued": lambda v: f"{v['patient']} is already in the queue as {v['token']}.",
+    "availability.not_a_doctor": lambda v: f"{v['name']} is not a doctor.",
+    "availability.hours_overlap": lambda v: (
+        f"These hours overlap {v['start']:%H:%M}–{v['end']:%H:%M} on the same day."
+    ),
+    "agenda.no_such_doctor": lambda v: f"No doctor has the username '{v['username']}'.",
+    "clinic.unknown_zone": lambda v: f"Unknown time zone '{v['zone']}'.",
+    "clinic.unknown_region": lambda v: f"Unknown country code '{v['region']}'.",
+    "staff.unknown_role": lambda v: f"Unknown staff role '{v['role']}'.",
+    "staff.username_taken": lambda v: f"The username '{v['username']}' is taken.",
+    "patient.not_editable": lambda v: f"'{v['name']}' cannot be edited here.",
+    "chat.too_long": lambda v: f"Messages are limited to {v['most']} characters.",
+    "rx.too_many_medicines": lambda v: f"A prescription holds at most {v['most']} medicines.",
+    "rx.medicine_missing": lambda v: f"Medicine {v['n']}: the {v['name']} is missing.",
+    "rx.unknown_route": lambda v: f"Medicine {v['n']}: unknown route '{v['route']}'.",
     # sync (desktop.sync: the report's errors, the worker's status)
     "sync.not_sent.too_large": lambda v: (
         f"{_words(v['entity'])} {v['id']} not sent: This change is too large to send ({v['kib']} KiB)."

@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from desktop.domain.errors import InvalidInput
+from desktop.domain.reasons import Reason
 
 ROUTES = (
     "oral",
@@ -52,7 +53,7 @@ def validate_medicines(items: Sequence[Mapping[str, Any]]) -> list[dict[str, str
     if not items:
         raise InvalidInput("Add at least one medicine.", field="medicines")
     if len(items) > MAX_MEDICINES:
-        raise InvalidInput(f"A prescription holds at most {MAX_MEDICINES} medicines.", field="medicines")
+        raise InvalidInput(Reason.of("rx.too_many_medicines", most=MAX_MEDICINES), field="medicines")
     out: list[dict[str, str]] = []
     for i, raw in enumerate(items):
         if not isinstance(raw, Mapping):
@@ -60,11 +61,12 @@ def validate_medicines(items: Sequence[Mapping[str, Any]]) -> list[dict[str, str
         values = {k: str(raw.get(k) or "").strip() for k in Medicine.__dataclass_fields__}
         for key in _REQUIRED:
             if not values[key]:
-                raise InvalidInput(f"Medicine {i + 1}: the {key} is missing.", field=f"medicines[{i}].{key}")
+                raise InvalidInput(
+                    Reason.of("rx.medicine_missing", n=i + 1, name=key), field=f"medicines[{i}].{key}"
+                )
         if values["route"].lower() not in ROUTES:
             raise InvalidInput(
-                f"Medicine {i + 1}: unknown route '{values['route']}'.",
-                field=f"medicines[{i}].route",
+                Reason.of("rx.unknown_route", n=i + 1, route=values["route"]), field=f"medicines[{i}].route"
             )
         values["route"] = values["route"].lower()
         out.append(asdict(Medicine(**values)))

@@ -61,10 +61,7 @@ DEFAULT_CONSULTATION_MINUTES = 12.0
 def check_token_transition(current: str, target: str) -> TokenStatus:
     now, new = TokenStatus(current), TokenStatus(target)
     if new not in TOKEN_TRANSITIONS[now]:
-        raise InvalidTransition(
-            f"A token that is {now.value.replace('_', ' ')} cannot become {new.value.replace('_', ' ')}.",
-            field="status",
-        )
+        raise InvalidTransition(Reason.of("token.bad_transition", current=now, target=new), field="status")
     return new
 
 

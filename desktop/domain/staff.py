@@ -9,6 +9,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from desktop.domain.errors import InvalidInput
+from desktop.domain.reasons import Reason
 from desktop.domain.roles import Role
 
 STAFF_ROLES = (Role.DOCTOR, Role.NURSE, Role.RECEPTION, Role.ADMIN)
@@ -38,10 +39,10 @@ def check_clinic(*, name: str, timezone: str, region: str, min_notice_minutes: i
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidInput(f"Unknown time zone '{timezone}'.", field="timezone") from None
+        raise InvalidInput(Reason.of("clinic.unknown_zone", zone=timezone), field="timezone") from None
     region = region.upper()
     if region not in phonenumbers.SUPPORTED_REGIONS:
-        raise InvalidInput(f"Unknown country code '{region}'.", field="region")
+        raise InvalidInput(Reason.of("clinic.unknown_region", region=region), field="region")
     if not 0 <= min_notice_minutes <= 7 * 24 * 60:
         raise InvalidInput("Minimum notice must be between 0 and 7 days.", field="min_notice_minutes")
     return name, region
@@ -56,5 +57,5 @@ def check_clinician(*, name: str, username: str, role: str) -> tuple[str, str, R
     if not username or not username.replace(".", "").replace("_", "").isalnum():
         raise InvalidInput("Usernames use letters, digits, dots and underscores.", field="username")
     if role not in {r.value for r in STAFF_ROLES}:
-        raise InvalidInput(f"Unknown staff role '{role}'.", field="role")
+        raise InvalidInput(Reason.of("staff.unknown_role", role=role), field="role")
     return name, username, Role(role)

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from desktop.domain.errors import NotFound
+from desktop.domain.reasons import Reason
 from desktop.domain.roles import Role
 from desktop.domain.scheduling import day_bounds
 from desktop.services.common import clinic_zone, current_clinic
@@ -57,7 +58,7 @@ def doctors(session: Session, username: str | None = None) -> list[ClinicianReco
             ClinicianRecord, session.scalars(query.where(Clinician.username == username.strip().lower()))
         )
         if not found:
-            raise NotFound(f"No doctor has the username '{username}'.", field="doctor")
+            raise NotFound(Reason.of("agenda.no_such_doctor", username=username), field="doctor")
         return found
     return records_of(ClinicianRecord, session.scalars(query.order_by(Clinician.specialty, Clinician.name)))
 

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from desktop.domain.errors import InvalidInput
+from desktop.domain.reasons import Reason
 from desktop.domain.roles import Role, require
 from desktop.domain.scheduling import SlotList, validate_window
 from desktop.services.common import Actor, current_clinic, get
@@ -21,7 +22,7 @@ from desktop.store.uow import UnitOfWork
 def _doctor(uow: UnitOfWork, clinician_id: str) -> Clinician:
     doctor = get(uow.session, Clinician, clinician_id)
     if doctor.role != Role.DOCTOR:
-        raise InvalidInput(f"{doctor.name} is not a doctor.", field="clinician_id")
+        raise InvalidInput(Reason.of("availability.not_a_doctor", name=doctor.name), field="clinician_id")
     return doctor
 
 
@@ -58,7 +59,7 @@ def set_hours(
         same_time = rule.weekday == weekday and rule.start_time < end and start < rule.end_time
         if same_time and _periods_overlap(rule.valid_from, rule.valid_to, valid_from, valid_to):
             raise InvalidInput(
-                f"These hours overlap {rule.start_time:%H:%M}–{rule.end_time:%H:%M} on the same day.",
+                Reason.of("availability.hours_overlap", start=rule.start_time, end=rule.end_time),
                 field="start",
             )
     row = uow.add(

@@ -70,7 +70,7 @@ _TRANSITION_PERMISSION = {
 def _doctor(session: Session, clinician_id: str) -> ClinicianInfo:
     doctor = clinician(session, clinician_id)
     if doctor.role != Role.DOCTOR or not doctor.active:
-        raise InvalidInput(f"{doctor.name} does not take appointments.", field="clinician_id")
+        raise InvalidInput(Reason.of("booking.not_bookable", doctor=doctor.name), field="clinician_id")
     return doctor
 
 
@@ -460,7 +460,10 @@ def join_waitlist(
         )
     )
     if already:
-        raise InvalidInput(f"{patient.full_name} is already waiting for {doctor.name}.", field="patient_id")
+        raise InvalidInput(
+            Reason.of("waitlist.already_waiting", patient=patient.full_name, doctor=doctor.name),
+            field="patient_id",
+        )
     entry = uow.add(
         WaitlistEntry(
             clinic_id=doctor.clinic_id,

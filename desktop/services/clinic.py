@@ -7,6 +7,7 @@ from datetime import date
 from sqlalchemy import select
 
 from desktop.domain.errors import InvalidInput
+from desktop.domain.reasons import Reason
 from desktop.domain.roles import Role, require
 from desktop.domain.staff import check_clinic, check_clinician, hash_password
 from desktop.services.common import Actor, current_clinic, get
@@ -71,7 +72,7 @@ def add_clinician(
     name, username, role = check_clinician(name=name, username=username, role=role)
     taken = uow.session.scalar(select(Clinician.id).where(Clinician.username == username))
     if taken:
-        raise InvalidInput(f"The username '{username}' is taken.", field="username")
+        raise InvalidInput(Reason.of("staff.username_taken", username=username), field="username")
     row = uow.add(
         Clinician(
             clinic_id=clinic.id,

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from desktop.domain.errors import NotFound
 from desktop.domain.ids import human_code
+from desktop.domain.reasons import Reason
 from desktop.domain.roles import Role
 from desktop.store.models import Clinic, Clinician, DeviceState, Patient, Synced
 from desktop.store.prepared import Prepared
@@ -34,18 +35,6 @@ class Actor:
 
 SYSTEM = Actor(Role.SYSTEM, name="system")
 KIOSK = Actor(Role.KIOSK, name="kiosk")
-
-_NAMES = {
-    "patient": "patient",
-    "appointment": "appointment",
-    "clinician": "staff member",
-    "queue_token": "queue token",
-    "consultation": "consultation",
-    "prescription": "prescription",
-    "waitlist_entry": "waiting-list entry",
-    "availability": "availability rule",
-    "sync_conflict": "conflict",
-}
 
 
 def get(session: Session, model: type[M], row_id: str | None) -> M:
@@ -88,8 +77,7 @@ def patient_brief(session: Session, patient_id: str | None) -> PatientBrief:
 
 
 def _not_found(model: type[Synced]) -> NotFound:
-    what = _NAMES.get(model.__entity__, model.__entity__)
-    return NotFound(f"No such {what}.", field=f"{model.__entity__}_id")
+    return NotFound(Reason.of("not_found", entity=model.__entity__), field=f"{model.__entity__}_id")
 
 
 def unused_code(session: Session, model: type[M], prefix: str) -> str:

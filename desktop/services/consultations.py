@@ -9,6 +9,7 @@ from desktop.domain.appointments import AppointmentStatus
 from desktop.domain.consultations import ConsultationStatus
 from desktop.domain.errors import ImmutableRecord, InvalidInput, NotAllowed
 from desktop.domain.queue import TokenStatus
+from desktop.domain.reasons import Reason
 from desktop.domain.roles import Role, require
 from desktop.services import audit, booking, queue
 from desktop.services.common import Actor, get
@@ -147,7 +148,7 @@ def add_chat_message(
     if not body:
         raise InvalidInput("The message is empty.", field="body")
     if len(body) > MAX_CHAT:
-        raise InvalidInput(f"Messages are limited to {MAX_CHAT} characters.", field="body")
+        raise InvalidInput(Reason.of("chat.too_long", most=MAX_CHAT), field="body")
     consultation = get(uow.session, Consultation, consultation_id)
     row = uow.add(
         ChatMessage(

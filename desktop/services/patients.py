@@ -18,6 +18,7 @@ from desktop.domain.patients import (
     name_key,
     normalise_phone,
 )
+from desktop.domain.reasons import Reason
 from desktop.domain.roles import require
 from desktop.services import audit
 from desktop.services.common import Actor, clinic_zone, current_clinic, get, local_day, unused_code
@@ -149,7 +150,8 @@ def update_details(uow: UnitOfWork, *, actor: Actor, patient_id: str, **changes:
     require(actor.role, "patient.edit")
     unknown = set(changes) - set(EDITABLE)
     if unknown:
-        raise InvalidInput(f"'{sorted(unknown)[0]}' cannot be edited here.", field=sorted(unknown)[0])
+        first = sorted(unknown)[0]
+        raise InvalidInput(Reason.of("patient.not_editable", name=first), field=first)
     patient = get(uow.session, Patient, patient_id)
     clinic = current_clinic(uow.session)
     values = _clean(clinic.region, local_day(clinic, uow.now()), changes)

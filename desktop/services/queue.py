@@ -89,7 +89,8 @@ def issue_token(
         queued_as = _QUEUED_AS.scalar(session, {"clinic": clinic.id, "patient": patient.id, "day": today})
         if queued_as is not None:
             raise InvalidInput(
-                f"{patient.full_name} is already in the queue as {queued_as}.", field="patient_id"
+                Reason.of("queue.already_queued", patient=patient.full_name, token=queued_as),
+                field="patient_id",
             )
     number = 1 + (_LAST_NUMBER.scalar(session, {"clinic": clinic.id, "day": today, "letter": letter}) or 0)
     token = uow.insert(
