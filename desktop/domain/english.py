@@ -60,6 +60,10 @@ def _points(v: Mapping[str, Any], text: str) -> str:
     return f"{text} (+{v['points']})"
 
 
+def _quoted(names: Iterable[str]) -> str:
+    return ", ".join(f"'{name}'" for name in names)
+
+
 def _parts(reasons: Iterable[Reason]) -> str:
     return ", ".join(english(r) for r in reasons)
 
@@ -134,6 +138,27 @@ CATALOGUE: dict[str, Render] = {
         f"This computer's clock is about {v['minutes']} minutes "
         f"{'behind' if v['behind'] else 'ahead of'} the server's. "
         "ClinicDesk keeps working, but ask an administrator to correct the clock."
+    ),
+    "sync.timeout": lambda v: f"The server at {v['url']} did not answer in time.",
+    "sync.tls_failed": lambda v: (
+        f"The secure connection to {v['url']} failed: check the server address and its certificate."
+    ),
+    "sync.unreachable": lambda v: f"Cannot reach the server at {v['url']}.",
+    # enrolment (desktop.sync.enrolment)
+    "enrol.other_clinic": lambda v: (
+        f"This data dir ({v['data_dir']}) already holds the data of another clinic "
+        f"({_quoted(v['clinics'])}). "
+        "A device belongs to one clinic: enrol with a new, empty --data-dir."
+        + (
+            f" The code has been used: ask the administrator to revoke device {v['spent_device']}"
+            " and for a new code."
+            if v.get("spent_device")
+            else ""
+        )
+    ),
+    "enrol.kind_may_not_keep": lambda v: (
+        f"This data dir ({v['data_dir']}) was a {v['was']} and holds records a {v['kind']} "
+        f"may not keep ({', '.join(v['kept'])}). Enrol the {v['kind']} with a new, empty --data-dir."
     ),
     "sync.not_enrolled": lambda v: "This device is not enrolled with a server.",
     "sync.failed": lambda v: f"Sync failed: {v['error']}",

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ValidationError
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from desktop.domain.reasons import Reason
 from desktop.sync.errors import (
     AuthFailed,
     Forbidden,
@@ -221,16 +222,13 @@ class SyncClient:
                 method, self.base_url + path, data=data, params=params, headers=headers, timeout=self.timeout
             )
         except requests.exceptions.Timeout:
-            raise Offline(f"The server at {self.base_url} did not answer in time.") from None
+            raise Offline(Reason.of("sync.timeout", url=self.base_url)) from None
         except requests.exceptions.SSLError:
-            raise Offline(
-                f"The secure connection to {self.base_url} failed: "
-                "check the server address and its certificate."
-            ) from None
+            raise Offline(Reason.of("sync.tls_failed", url=self.base_url)) from None
         except requests.exceptions.RequestException as exc:
             if _timed_out(exc):  # a read timeout after the last retry arrives as a ConnectionError
-                raise Offline(f"The server at {self.base_url} did not answer in time.") from None
-            raise Offline(f"Cannot reach the server at {self.base_url}.") from None
+                raise Offline(Reason.of("sync.timeout", url=self.base_url)) from None
+            raise Offline(Reason.of("sync.unreachable", url=self.base_url)) from None
         if response.status_code >= 400:
             raise _error_for(response)
         return response

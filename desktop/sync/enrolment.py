@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 
 from desktop.domain.errors import InvalidInput, NotAllowed
+from desktop.domain.reasons import Reason
 from desktop.store.local import LocalStore
 from desktop.store.models import ENTITY_MODELS, Clinic
 from desktop.sync.client import SyncClient
@@ -76,18 +77,13 @@ def _other_clinics(store: LocalStore, clinic_id: str | None) -> list[tuple[str, 
 def _refuse_mixing(store: LocalStore, clinic_id: str | None, *, spent_device: str | None = None) -> None:
     others = _other_clinics(store, clinic_id)
     if others:
-        names = ", ".join(f"'{name}'" for _, name in others)
-        spent = (
-            f" The code has been used: ask the administrator to revoke device {spent_device}"
-            " and for a new code."
-            if spent_device
-            else ""
+        reason = Reason.of(
+            "enrol.other_clinic",
+            data_dir=str(store.data_dir),
+            clinics=tuple(name for _, name in others),
+            spent_device=spent_device,
         )
-        raise NotAllowed(
-            f"This data dir ({store.data_dir}) already holds the data of another clinic ({names}). "
-            f"A device belongs to one clinic: enrol with a new, empty --data-dir.{spent}",
-            field="data_dir",
-        )
+        raise NotAllowed(reason, field="data_dir")
 
 
 def _kept_from(store: LocalStore, kind: str) -> list[str]:
@@ -112,8 +108,11 @@ def _kept_from(store: LocalStore, kind: str) -> list[str]:
 def _refuse_narrowing(store: LocalStore, kind: str) -> None:
     kept = _kept_from(store, kind)
     if kept:
-        raise NotAllowed(
-            f"This data dir ({store.data_dir}) was a {store.device().kind} and holds records a {kind} "
-            f"may not keep ({', '.join(kept)}). Enrol the {kind} with a new, empty --data-dir.",
-            field="data_dir",
+        reason = Reason.of(
+            "enrol.kind_may_not_keep",
+            data_dir=str(store.data_dir),
+            was=store.device().kind,
+            kind=kind,
+            kept=tuple(kept),
         )
+        raise NotAllowed(reason, field="data_dir")
