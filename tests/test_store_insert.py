@@ -10,7 +10,7 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 
 from desktop.domain.clock import format_hlc
-from desktop.services import audit, booking, queue
+from desktop.services import booking, queue
 from desktop.services.common import KIOSK, SYSTEM
 from desktop.store.codec import data_fields, encode
 from desktop.store.local import LocalStore
@@ -46,15 +46,11 @@ def _appointment(clinic: ClinicSetup, patient_id: str, code: str, at: datetime, 
 
 
 def _audit_event(uow: UnitOfWork, clinic: ClinicSetup) -> AuditEvent:
-    return audit.record(
-        uow,
-        actor=SYSTEM,
-        clinic_id=clinic.clinic_id,
-        action="x",
-        entity="patient",
-        entity_id=None,
-        patient_id=None,
+    """As `audit.record` writes one: inserted, and left out of the session."""
+    event = AuditEvent(
+        clinic_id=clinic.clinic_id, at=uow.now(), actor_role="system", action="x", entity="patient"
     )
+    return uow.insert(event, attach=False)
 
 
 def test_an_inserted_row_and_its_op_are_what_add_and_flush_would_write(

@@ -6,6 +6,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,6 +22,24 @@ from desktop.store.models import DeviceState, JournalOp
 from desktop.store.uow import JournalingSession, UnitOfWork
 
 DB_NAME = "clinicdesk.db"
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceInfo:
+    """This device's identity and sync state, as read (the `device_state` row, frozen)."""
+
+    device_id: str
+    kind: str  # kiosk | desk | board
+    letter: str
+    clinic_id: str | None
+    server_url: str | None
+    pull_cursor: int
+    last_sync_at: datetime | None
+    clock_skew_ms: int | None
+
+    @classmethod
+    def of(cls, state: DeviceState) -> DeviceInfo:
+        return cls(*(getattr(state, f.name) for f in fields(cls)))
 
 
 class LocalStore:
@@ -60,23 +79,24 @@ class LocalStore:
         with self.db.read_session() as session, session.begin():
             yield session
 
-    def device(self) -> DeviceState:
+    def device(self) -> DeviceInfo:
         with self.reading() as session:
             state = session.get(DeviceState, 1)
             assert state is not None
-            return state
+            return DeviceInfo.of(state)
 
-    def update_device(self, **values: object) -> DeviceState:
+    def update_device(self, **values: object) -> DeviceInfo:
         with self.db.write_session.begin() as session:
             state = session.get(DeviceState, 1)
             assert state is not None
             for key, value in values.items():
                 setattr(state, key, value)
-            return state
+            session.flush()
+            return DeviceInfo.of(state)
 
     def adopt_enrolment(
         self, *, device_id: str, server_url: str, clinic_id: str, letter: str, kind: str
-    ) -> DeviceState:
+    ) -> DeviceInfo:
         """Become the device the server enrolled, in place: the next unit of work is stamped with
         the server's device id, and its clock goes on after every stamp made so far. The pull
         starts again (what a device sees depends on its kind). A unit of work under way keeps
