@@ -14,7 +14,7 @@ from desktop.domain.clock import format_hlc
 from desktop.domain.errors import BookingConflict
 from desktop.services import booking, patients
 from desktop.services.common import SYSTEM
-from desktop.store.changes import Changes, Origin
+from desktop.store.changes import ChangeFeed, Changes, Origin
 from desktop.store.codec import data_fields, encode
 from desktop.store.local import DB_NAME, LocalStore
 from desktop.store.models import AuditEvent, JournalOp, Patient
@@ -264,3 +264,39 @@ def test_backup_is_a_readable_consistent_copy_while_another_connection_writes(
             assert session.scalars(select(JournalOp)).first() is not None
     finally:
         restored.close()
+
+
+def test_the_change_feed_takes_subscribers_from_any_thread_even_during_an_announcement() -> None:
+    feed = ChangeFeed()
+    heard: list[str] = []
+
+    def once(changes: Changes) -> None:
+        heard.append("once")
+        unsubscribe_once()  # from inside an announcement: this one still completes
+
+    unsubscribe_once = feed.subscribe(once)
+    feed.subscribe(lambda changes: heard.append("always"))
+    feed.announce(Changes.of(Origin.LOCAL, [("patient", "p1")]))
+    feed.announce(Changes.of(Origin.PULL, [("patient", "p2")]))
+    feed.announce(Changes.of(Origin.PULL, []))  # nothing changed: nobody is told
+    assert heard == ["once", "always", "always"]
+
+    counts: list[int] = []
+    stop = threading.Event()
+
+    def churn() -> None:
+        while not stop.is_set():
+            feed.subscribe(lambda changes: None)()
+
+    threads = [threading.Thread(target=churn) for _ in range(3)]
+    for t in threads:
+        t.start()
+    try:
+        for _ in range(2000):
+            feed.announce(Changes.of(Origin.LOCAL, [("queue_token", "t1")]))
+            counts.append(len(heard))
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(10)
+    assert counts[-1] == 3 + 2000  # the steady subscriber heard every one
