@@ -11,6 +11,7 @@ from typing import Any
 
 from desktop.domain.english import english
 from desktop.domain.reasons import text
+from desktop.store.changes import Changes, Origin
 from desktop.store.local import LocalStore
 from desktop.sync.client import SyncClient
 from desktop.sync.engine import SyncEngine
@@ -87,6 +88,21 @@ def test_syncs_at_start_and_soon_after_local_changes(desk: Device) -> None:
     finally:
         assert worker.stop(timeout=10)
     assert seen[-1].state == "online"
+
+
+def test_a_pulled_page_does_not_wake_the_worker_but_a_local_change_does(desk: Device) -> None:
+    counting = Counting()
+    worker = worker_for(desk, interval=60, debounce=0.1, engine_factory=counting)
+    worker.start()
+    try:
+        wait_for(lambda: worker.status().state == "online" and not worker.status().syncing)
+        desk.store.announce(Changes.of(Origin.PULL, [("patient", "someone")]))  # what a sync wrote
+        time.sleep(0.5)
+        assert counting.syncs == 1
+        desk.store.announce(Changes.of(Origin.LOCAL, [("patient", "someone")]))
+        wait_for(lambda: counting.syncs == 2)
+    finally:
+        assert worker.stop(timeout=10)
 
 
 def test_backs_off_while_offline_and_recovers_by_itself(server: LiveServer, desk: Device) -> None:
