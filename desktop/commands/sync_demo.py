@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
-from desktop.commands import Context, Subcommands, add_command
+from desktop.cli_support import Context, Subcommands, add_command
 from desktop.domain.appointments import AppointmentType
 from desktop.domain.clock import HybridLogicalClock
 from desktop.domain.errors import InvalidInput
@@ -48,7 +48,6 @@ def register(subcommands: Subcommands) -> None:
         subcommands,
         "demo",
         run_demo,
-        help="The two-device demo: a local sync server, a desk and a kiosk that work offline, then sync.",
     )
     parser.add_argument(
         "--headless",

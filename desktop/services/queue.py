@@ -244,6 +244,20 @@ def call(
     return token
 
 
+def recall(uow: UnitOfWork, *, actor: Actor, token_id: str) -> QueueToken:
+    """Call a called patient again (they did not come): the board announces the token once more."""
+    require(actor.role, "queue.call")
+    token = get(uow.session, QueueToken, token_id)
+    if token.status != TokenStatus.CALLED.value:
+        raise InvalidInput(
+            f"{token.code} is not being called, so it cannot be called again.", field="token_id"
+        )
+    token.called_at = uow.now()
+    token.called_by = actor.user_id
+    uow.label(token, "recall_token")
+    return token
+
+
 def _move(uow: UnitOfWork, actor: Actor, token: QueueToken, to: TokenStatus, action: str) -> None:
     check_token_transition(token.status, to)
     token.status = to.value
