@@ -14,6 +14,7 @@ from desktop.domain.clock import format_hlc
 from desktop.domain.errors import BookingConflict
 from desktop.services import booking, patients
 from desktop.services.common import SYSTEM
+from desktop.store.changes import Changes, Origin
 from desktop.store.codec import data_fields, encode
 from desktop.store.local import DB_NAME, LocalStore
 from desktop.store.models import AuditEvent, JournalOp, Patient
@@ -126,19 +127,35 @@ def test_a_service_error_half_way_leaves_nothing_behind(
 
 def test_listeners_hear_about_committed_ops_only(store: LocalStore, clinic: ClinicSetup) -> None:
     heard: list[list[str]] = []
-    unsubscribe = store.on_commit(lambda ops: heard.append([op.entity for op in ops]))
+    unsubscribe = store.on_commit(lambda changes: heard.append(sorted(changes.entities)))
     with pytest.raises(ValueError), store.unit_of_work() as uow:
         patients.register(uow, actor=SYSTEM, full_name="Never Saved", birth_date=date(1990, 1, 1))
         raise ValueError
     assert heard == []
     with store.unit_of_work() as uow:
         patients.register(uow, actor=SYSTEM, full_name="Saved Person", birth_date=date(1990, 1, 1))
-    assert heard == [["patient", "audit_event"]]
+    assert heard == [["audit_event", "patient"]]
     unsubscribe()
     unsubscribe()  # twice is harmless (a worker stopped twice)
     with store.unit_of_work() as uow:
         patients.register(uow, actor=SYSTEM, full_name="Unheard Person", birth_date=date(1990, 1, 1))
-    assert heard == [["patient", "audit_event"]]
+    assert heard == [["audit_event", "patient"]]
+
+
+def test_a_failing_listener_neither_undoes_the_commit_nor_deafens_the_others(
+    store: LocalStore, clinic: ClinicSetup
+) -> None:
+    def broken(_changes: Changes) -> None:
+        raise RuntimeError("a screen's bug")
+
+    heard: list[Changes] = []
+    store.on_commit(broken)
+    store.on_commit(heard.append)
+    with store.unit_of_work() as uow:
+        person = patients.register(uow, actor=SYSTEM, full_name="Still Saved", birth_date=date(1990, 1, 1))
+    assert count(store, Patient) == 1
+    assert len(heard) == 1 and heard[0].origin is Origin.LOCAL
+    assert heard[0].ids_of("patient") == {person.id} and "patient" in heard[0]
 
 
 def test_synced_rows_are_never_deleted_only_tombstoned(

@@ -17,6 +17,7 @@ from sqlalchemy import select, text
 from desktop.domain.roles import Role
 from desktop.services import booking, patients
 from desktop.services.common import Actor
+from desktop.store.changes import Changes, Origin
 from desktop.store.models import ENTITY_MODELS, Availability, JournalOp
 from desktop.sync.engine import SyncEngine
 from desktop.sync.errors import Offline
@@ -132,6 +133,30 @@ def test_push_then_pull_round_trip_between_a_kiosk_and_a_desk(
         device.sync()
         assert_converged(server, device, SHARED)
     assert_converged(server, desk, ("consultation", "audit_event", "sync_conflict"))
+
+
+def test_every_pulled_page_announces_its_rows_on_the_change_feed(
+    desk: Device, make_device: MakeDevice, doctor_id: str
+) -> None:
+    kiosk = make_device("kiosk", "kiosk", page_size=2)
+    kiosk.sync()
+    heard: list[Changes] = []
+    kiosk.store.on_commit(heard.append)
+    desk_heard: list[Changes] = []
+    desk.store.on_commit(desk_heard.append)
+    patient_id = register(desk, "Maria Lopez")
+    appointment_id = book(desk, patient_id, doctor_id, 10)
+    assert [c.origin for c in desk_heard] == [Origin.LOCAL, Origin.LOCAL]
+    assert desk_heard[0].ids_of("patient") == {patient_id}
+    assert desk_heard[1].ids_of("appointment") == {appointment_id}
+    desk.sync()
+
+    report = kiosk.sync()
+    assert report.pages >= 2 and len(heard) >= 2  # one announcement a page, after its commit
+    assert {c.origin for c in heard} == {Origin.PULL}
+    assert all(sum(len(ids) for ids in c.ids.values()) <= 2 for c in heard)
+    pulled = [(e, i) for c in heard for e, ids in c.ids.items() for i in ids]
+    assert ("patient", patient_id) in pulled and ("appointment", appointment_id) in pulled
 
 
 def test_rebase_keeps_pending_local_edits_over_pulled_rows(
@@ -303,8 +328,11 @@ def test_a_refused_create_is_tombstoned_locally_without_journaling(
             )
         )
     ops_before = len(kiosk.journal())
+    heard: list[Changes] = []
+    kiosk.store.on_commit(heard.append)
     report = kiosk.sync()
     assert report.rejected == 1 and len(report.errors) == 1 and "kiosk" in report.errors[0]
+    assert Changes.of(Origin.PULL, [("availability", rule.id)]) in heard  # screens hear it is gone
     op = kiosk.journal()[-1]
     assert op.status == "rejected" and op.result is not None and op.result["conflict_id"]
     assert kiosk.row("availability", rule.id).deleted is True

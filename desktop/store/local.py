@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sqlite3
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -14,10 +13,11 @@ from sqlalchemy.orm import Session
 
 from desktop.domain.clock import HybridLogicalClock
 from desktop.domain.ids import new_id
+from desktop.store.changes import ChangeFeed, Changes, Listener
 from desktop.store.engine import Database
 from desktop.store.migrate import upgrade
 from desktop.store.models import DeviceState, JournalOp
-from desktop.store.uow import Journaled, JournalingSession, UnitOfWork
+from desktop.store.uow import JournalingSession, UnitOfWork
 
 DB_NAME = "clinicdesk.db"
 
@@ -31,8 +31,7 @@ class LocalStore:
         upgrade(self.path)
         self.db = Database.open(self.path, session_class=JournalingSession)
         self.now: Callable[[], datetime] = now or (lambda: datetime.now(UTC))
-        self._listeners: list[Callable[[list[Journaled]], None]] = []
-        self._lock = threading.Lock()
+        self._feed = ChangeFeed()
         with self.db.write_session.begin() as session:
             state = session.get(DeviceState, 1)
             if state is None:
@@ -48,7 +47,7 @@ class LocalStore:
             self.clock,
             now=self.now,
             device_id=self.device_id,
-            on_commit=self._committed,
+            on_commit=self._feed.announce,
         )
 
     @contextmanager
@@ -71,22 +70,15 @@ class LocalStore:
                 setattr(state, key, value)
             return state
 
-    def on_commit(self, listener: Callable[[list[Journaled]], None]) -> Callable[[], None]:
-        """Called after every unit of work that journaled something (e.g. to wake the sync worker).
-        Returns the call that stops it being called."""
-        with self._lock:
-            self._listeners.append(listener)
+    def on_commit(self, listener: Listener) -> Callable[[], None]:
+        """The change feed: `listener(changes)` after every commit that changed synced rows — a unit
+        of work (origin local) or a sync write (origin pull) — on the committing thread (see
+        desktop/store/changes.py). Returns the call that stops it being called."""
+        return self._feed.subscribe(listener)
 
-        def unsubscribe() -> None:
-            with self._lock:
-                if listener in self._listeners:
-                    self._listeners.remove(listener)
-
-        return unsubscribe
-
-    def _committed(self, ops: list[Journaled]) -> None:
-        for listener in list(self._listeners):
-            listener(ops)
+    def announce(self, changes: Changes) -> None:
+        """Tell the subscribers of a commit made outside a unit of work (the sync engine's)."""
+        self._feed.announce(changes)
 
     def backup(self, target: Path) -> None:
         """Consistent copy of the live database (SQLite online backup: safe while the app runs)."""

@@ -26,6 +26,7 @@ from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from desktop.domain.ids import new_id
+from desktop.store.changes import Changes, Origin
 from desktop.store.codec import data_fields, encode, snapshot
 from desktop.store.models import JournalOp, Synced
 from desktop.store.prepared import Prepared
@@ -42,7 +43,7 @@ _INSERT_OP = Prepared(JournalOp.__table__.insert())  # type: ignore[attr-defined
 
 
 class Journaled(NamedTuple):
-    """A journal op a unit of work wrote, as `on_commit` listeners hear of it."""
+    """A journal op a unit of work wrote (`UnitOfWork.ops`)."""
 
     entity: str
     entity_id: str
@@ -147,7 +148,7 @@ class UnitOfWork:
         *,
         now: Callable[[], datetime],
         device_id: str = "",
-        on_commit: Callable[[list[Journaled]], None] | None = None,
+        on_commit: Callable[[Changes], None] | None = None,
     ):
         self._factory = session_factory
         self._clock = clock
@@ -180,7 +181,7 @@ class UnitOfWork:
         finally:
             self.session.close()
         if exc_type is None and self._on_commit and self._journal.ops:
-            self._on_commit(self._journal.ops)
+            self._on_commit(Changes.of(Origin.LOCAL, ((op.entity, op.entity_id) for op in self._journal.ops)))
 
     def now(self) -> datetime:
         return self._now()

@@ -29,8 +29,9 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
+from desktop.store.changes import Changes, Origin
 from desktop.store.local import LocalStore
-from desktop.store.models import DeviceState, JournalOp, SyncConflict
+from desktop.store.models import ENTITY_MODELS, DeviceState, JournalOp, SyncConflict
 from desktop.sync.client import SyncClient
 from desktop.sync.errors import ServerError, SyncError
 from desktop.sync.outbox import Chunk, Outbox
@@ -210,6 +211,7 @@ class SyncEngine:
             answers = self.outbox.record(chunk.ops, pushed.response.results, skew_ms=pushed.skew_ms)
         except KeyError as missing:
             raise ServerError(f"The server did not answer change {missing}; it will be sent again.") from None
+        self.store.announce(Changes.of(Origin.PULL, answers.tombstoned))
         self._skew(report, pushed.skew_ms)
         report.pushed += len(chunk.ops)
         report.applied += answers.applied
@@ -287,6 +289,9 @@ class SyncEngine:
         with foreign_keys_off(self.store.db.writer) as conn, conn.begin():
             writer = PageWriter(conn, now=self.store.now())
             writer.apply(page.changes, since=since, next_cursor=page.next)
+        self.store.announce(
+            Changes.of(Origin.PULL, ((c.entity, c.id) for c in page.changes if c.entity in ENTITY_MODELS))
+        )
         newest = max((c.hlc for c in page.changes), default="")
         if newest:
             try:

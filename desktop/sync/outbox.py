@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -73,6 +73,7 @@ class Answers:
     rejected: int = 0
     duplicates: int = 0
     rejections: list[str] | None = None
+    tombstoned: list[tuple[str, str]] = field(default_factory=list)  # (entity, id) of refused creates
 
 
 class Outbox:
@@ -170,6 +171,7 @@ class Outbox:
                     bumps[out.op.entity].append((result.version, out.op.entity_id, out.op.base_version))
                 elif result.status == "rejected" and _is_create(conn, out):
                     _tombstone(conn, out.op)
+                    answers.tombstoned.append((out.op.entity, out.op.entity_id))
             conn.execute(
                 update(journal)
                 .where(journal.c.op_id == bindparam("b_op_id"))
@@ -199,11 +201,11 @@ class Outbox:
             answers.conflicts += 1
         else:
             answers.rejected += 1
-            field = f" ({result.field})" if result.field else ""
+            named = f" ({result.field})" if result.field else ""
             assert answers.rejections is not None
             reason = result.error or "no reason given"
             answers.rejections.append(
-                f"{op.entity.replace('_', ' ')} {op.entity_id} refused: {reason}{field}"
+                f"{op.entity.replace('_', ' ')} {op.entity_id} refused: {reason}{named}"
             )
 
     def _refuse(self, seq: int, message: str) -> None:

@@ -3,8 +3,9 @@
 When it syncs:
 
 - at start, then every `interval` seconds while all is well;
-- soon after a local change (`store.on_commit` wakes it; changes are debounced: it syncs once
-  they pause for `debounce` seconds, or `max_delay` after the first one at the latest);
+- soon after a local change (the store's change feed, `store.on_commit`, wakes it on a commit of
+  origin `local`; changes are debounced: it syncs once they pause for `debounce` seconds, or
+  `max_delay` after the first one at the latest);
 - at once when told the network is back or staff ask for it (`sync_now()`).
 
 While the server cannot be reached (or answers 5xx) it backs off exponentially with jitter,
@@ -32,8 +33,8 @@ from typing import Literal
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from desktop.store.changes import Changes, Origin
 from desktop.store.local import LocalStore
-from desktop.store.uow import Journaled
 from desktop.sync.client import SyncClient
 from desktop.sync.engine import SyncEngine, clock_warning, open_conflicts, pending_count
 from desktop.sync.errors import AuthFailed, SyncError, UpgradeRequired
@@ -134,7 +135,9 @@ class SyncWorker:
         with self._cond:
             self._observers.append(observer)
 
-    def _on_local_change(self, _ops: list[Journaled]) -> None:
+    def _on_local_change(self, changes: Changes) -> None:
+        if changes.origin is not Origin.LOCAL:
+            return  # written by a sync: nothing to push
         now = time.monotonic()
         with self._cond:
             self._changed = True
