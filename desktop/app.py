@@ -128,7 +128,7 @@ def start(
     ops = OpRunner(store, signals)
     closers.append(ops.close)
     worker = sync_worker(store, settings, mode, client_factory=client_factory, **(sync_options or {}))
-    bridge = SyncBridge(worker, signals) if worker is not None else None
+    bridge = SyncBridge(worker) if worker is not None else None
     theme = theme or Theme()
     qt.setStyleSheet(theme.style_sheet())
     translations = Translations(signals)

@@ -17,10 +17,10 @@ from PySide6.QtWidgets import QWidget
 
 from desktop.domain.errors import InvalidInput
 from desktop.services import queue
+from desktop.store.changes import Changes, Origin
 from desktop.store.local import LocalStore
 from desktop.ui.ops import ReadOp, WriteOp
 from desktop.ui.screen import Screen
-from desktop.ui.signals import Changes
 from desktop.ui.theme import TEXT_PAIRS, Theme, contrast_ratio
 from tests.fixtures.ui import AppFactory, audio_sink, make_app  # noqa: F401
 from tests.support import ClinicSetup
@@ -61,8 +61,8 @@ def test_a_write_op_runs_off_the_gui_thread_and_answers_on_it(
     screen = app.window.screens[0]
     threads: dict[str, threading.Thread] = {}
     answers: list[str] = []
-    changes: list[Changes] = []
-    app.ctx.signals.changed.connect(changes.append)
+    changes: list[tuple[Changes, object]] = []
+    app.ctx.signals.changed.connect(lambda c, initiator: changes.append((c, initiator)))
 
     def work(uow: Any) -> str:
         threads["op"] = threading.current_thread()
@@ -77,8 +77,9 @@ def test_a_write_op_runs_off_the_gui_thread_and_answers_on_it(
     assert threads["op"] is not threading.main_thread()
     assert threads["answer"] is threading.main_thread()
     assert answers == ["A-001"]
-    assert len(changes) == 1 and "queue_token" in changes[0].entities
-    assert changes[0].initiator is screen and changes[0].source == "local"
+    assert len(changes) == 1
+    made, initiator = changes[0]
+    assert initiator is screen and made.origin is Origin.LOCAL and "queue_token" in made
 
 
 def test_a_typed_failure_goes_to_the_screen_and_a_bug_becomes_a_calm_message(
@@ -157,7 +158,7 @@ def test_a_hidden_screen_refreshes_only_when_shown_and_the_initiator_not_twice(
     app.ctx.ops.wait_idle()
     assert shown.loads == 2  # it made the change: it updates itself from the answer
 
-    app.ctx.signals.changed.emit(Changes(frozenset({"patient"})))  # not what it shows
+    app.ctx.signals.changed.emit(Changes.of(Origin.PULL, [("patient", "p1")]), None)  # not shown
     assert shown.loads == 2
 
     hidden.setParent(host)

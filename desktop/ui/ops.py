@@ -14,8 +14,10 @@ asked still exists. A `ClinicError` (bad input, not allowed, not found...) goes 
 without one, and for any other exception, the runner logs it (a bug: with its traceback) and
 emits `AppSignals.problem` with a calm sentence: the app goes on.
 
-After a write commits, `AppSignals.changed` carries what it changed with `initiator` = the
-screen, before `success` runs: that screen updates itself from the result and skips the reload.
+After a write commits, `AppSignals.changed` carries what it changed with the screen as
+initiator, before `success` runs: that screen updates itself from the result and skips the reload.
+Every other commit the store's change feed announces (a pulled page, a write made on another
+thread) reaches `AppSignals.changed` as it happens, with no initiator.
 """
 
 from __future__ import annotations
@@ -33,9 +35,10 @@ from PySide6.QtCore import QCoreApplication, QEventLoop, QObject, Qt, Signal
 from shiboken6 import isValid
 
 from desktop.domain.errors import ClinicError
+from desktop.store.changes import Changes
 from desktop.store.local import LocalStore
-from desktop.store.uow import Journaled, UnitOfWork
-from desktop.ui.signals import AppSignals, Changes
+from desktop.store.uow import UnitOfWork
+from desktop.ui.signals import AppSignals
 
 log = logging.getLogger(__name__)
 
@@ -86,9 +89,8 @@ class ReadOp(_Op[T, Any]):
 class OpRunner(QObject):
     """Runs ops on one worker thread; hands results and changes back to the GUI thread.
 
-    It is also where local commits reach `AppSignals.changed`: a commit made by an op is
-    announced once the op ends, with the op's screen as initiator; a commit made elsewhere
-    (another thread, a test, a service called directly) is announced as it happens.
+    It is also where the store's change feed reaches `AppSignals.changed` (see the module's
+    docstring).
     """
 
     _deliver = Signal(object)  # a callable to run on the GUI thread
@@ -99,7 +101,7 @@ class OpRunner(QObject):
         self.signals = signals
         self.pending = 0  # ops asked for and not yet answered on the GUI thread
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clinicdesk-ops")
-        self._gathering = threading.local()  # on the worker: the journal ops of the write under way
+        self._gathering = threading.local()  # on the worker: what the write under way committed
         self._deliver.connect(self._call, type=Qt.ConnectionType.QueuedConnection)
         self._unsubscribe = store.on_commit(self._committed)
 
@@ -123,7 +125,7 @@ class OpRunner(QObject):
     # -- on the worker thread ---------------------------------------------------------------
 
     def _work(self, op: _Op[Any, Any]) -> None:
-        written: list[Journaled] = []
+        written: list[Changes] = []
         try:
             if isinstance(op, WriteOp):
                 self._gathering.ops = written
@@ -137,17 +139,16 @@ class OpRunner(QObject):
             return
         finally:
             self._gathering.ops = None
-        changes = _changes(written, initiator=op.parent) if written else None
+        changes = _merged(written) if written else None
         self._deliver.emit(partial(self._succeeded, op, result, changes))
 
-    def _committed(self, ops: list[Journaled]) -> None:
-        """The store's commit listener, on the committing thread."""
-        gathering: list[Journaled] | None = getattr(self._gathering, "ops", None)
-        if gathering is not None:
-            gathering.extend(ops)
+    def _committed(self, changes: Changes) -> None:
+        """The store's change-feed listener, on the committing thread."""
+        gathering: list[Changes] | None = getattr(self._gathering, "ops", None)
+        if gathering is not None:  # a thread-local: only the op's own commits
+            gathering.append(changes)
         else:
-            changes = _changes(ops)
-            self._deliver.emit(partial(self.signals.changed.emit, changes))
+            self._deliver.emit(partial(self.signals.changed.emit, changes, None))
 
     # -- on the GUI thread ------------------------------------------------------------------
 
@@ -158,7 +159,7 @@ class OpRunner(QObject):
     def _succeeded(self, op: _Op[Any, Any], result: Any, changes: Changes | None) -> None:
         self.pending -= 1
         if changes is not None:
-            self.signals.changed.emit(changes)
+            self.signals.changed.emit(changes, op.parent)
         if op.on_success is not None and isValid(op.parent):
             try:
                 op.on_success(result)
@@ -180,5 +181,7 @@ class OpRunner(QObject):
         self.signals.problem.emit(problem_text())
 
 
-def _changes(ops: list[Journaled], initiator: object | None = None) -> Changes:
-    return Changes(frozenset(o.entity for o in ops), frozenset(o.entity_id for o in ops), "local", initiator)
+def _merged(commits: list[Changes]) -> Changes:
+    """One op's commits as one `Changes` (an op is one unit of work: usually one commit)."""
+    pairs = ((entity, i) for c in commits for entity, ids in c.ids.items() for i in ids)
+    return Changes.of(commits[0].origin, pairs)

@@ -16,8 +16,8 @@ from typing import ClassVar
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QWidget
 
+from desktop.store.changes import Changes
 from desktop.ui.context import UiContext
-from desktop.ui.signals import Changes
 
 
 class Screen(QWidget):
@@ -52,8 +52,8 @@ class Screen(QWidget):
         if self.stale:
             self.refresh()
 
-    def _on_changed(self, changes: Changes) -> None:
-        if changes.initiator is self or not changes.touches(self.interests):
+    def _on_changed(self, changes: Changes, initiator: object) -> None:
+        if initiator is self or changes.entities.isdisjoint(self.interests):
             return
         self.stale = True
         if self.isVisible():

@@ -1,7 +1,8 @@
 """The sync worker's callbacks, re-emitted as Qt signals on the GUI thread (Electrum's bridge).
 
 `SyncWorker` is plain Python and calls its observers on its own thread; widgets hear of it only
-through these signals. The worker itself is left as it is: the bridge only observes it.
+through these signals. What a sync changed reaches screens through the store's change feed
+(`AppSignals.changed`, origin `pull`), not through here.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from datetime import datetime
 from PySide6.QtCore import QObject, Qt, Signal
 
 from desktop.sync.worker import SyncStatus, SyncWorker
-from desktop.ui.signals import AppSignals, Changes
 
 
 class SyncBridge(QObject):
@@ -20,10 +20,9 @@ class SyncBridge(QObject):
 
     _observed = Signal(object)  # from the worker thread
 
-    def __init__(self, worker: SyncWorker, signals: AppSignals, parent: QObject | None = None):
+    def __init__(self, worker: SyncWorker, parent: QObject | None = None):
         super().__init__(parent)
         self.worker = worker
-        self.signals = signals
         self.status: SyncStatus = worker.status()
         self._observed.connect(self._on_status, type=Qt.ConnectionType.QueuedConnection)
         worker.on_status(self._observed.emit)
@@ -37,9 +36,3 @@ class SyncBridge(QObject):
         self.status_changed.emit(status)
         if status.last_sync_at is not None and status.last_sync_at != before.last_sync_at:
             self.heard_from_server.emit(status.last_sync_at)
-        if before.syncing and not status.syncing:
-            report = self.worker.last_report
-            if report is not None and report.pulled:
-                # Until the store's change feed names a pulled page's rows, say "anything may
-                # have changed": screens reload what they show.
-                self.signals.changed.emit(Changes(source="pull"))
