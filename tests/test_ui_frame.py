@@ -222,3 +222,17 @@ def test_a_subcommand_loads_only_its_own_module() -> None:
     )
     assert "LOADED []" in result.stdout, result.stdout + result.stderr
     assert "--force" in result.stdout
+
+
+def test_a_mode_without_a_display_says_so_and_how_to_see_its_screens(
+    store: LocalStore,
+    clinic: ClinicSetup,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from desktop.cli import main
+
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    assert main(["--data-dir", str(store.data_dir), "board"]) == 2
+    err = capsys.readouterr().err
+    assert "no display here" in err and "--tour DIR" in err

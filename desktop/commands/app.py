@@ -32,10 +32,15 @@ def register(subcommands: Subcommands) -> None:
         )
 
 
+SCREENLESS_PLATFORMS = ("offscreen", "minimal")  # Qt draws, nobody sees
+
+
 def has_display() -> bool:
-    """Whether Qt can open windows here (an offscreen platform asked for counts)."""
-    if os.environ.get("QT_QPA_PLATFORM", "").startswith(("offscreen", "minimal", "vnc")):
-        return True
+    """Whether a window opened here can be seen: a desktop session, or a Qt platform that draws
+    on a screen itself (eglfs, linuxfb: kiosks and boards without a window system)."""
+    platform = os.environ.get("QT_QPA_PLATFORM", "")
+    if platform:
+        return not platform.startswith(SCREENLESS_PLATFORMS)
     if sys.platform in ("win32", "darwin"):
         return True
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
@@ -47,8 +52,8 @@ def run_mode(ctx: Context, args: argparse.Namespace) -> int:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     elif not has_display():
         print(
-            f"clinic {mode}: there is no display here (no DISPLAY or WAYLAND_DISPLAY). "
-            f"Run it on the clinic's screen, or render its screens with --tour DIR.",
+            f"clinic {mode}: there is no display here (no DISPLAY or WAYLAND_DISPLAY, or an offscreen "
+            f"Qt platform). Run it on the clinic's screen, or draw its screens with --tour DIR.",
             file=sys.stderr,
         )
         return 2
