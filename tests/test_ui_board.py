@@ -5,8 +5,8 @@ really reaches a sound device (a PulseAudio null sink), both languages, and its 
 from __future__ import annotations
 
 import array
-import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -130,29 +130,60 @@ def test_each_call_is_announced_once_after_a_chime_and_a_recall_again(
 def test_the_chime_reaches_the_sound_device(
     qtbot: Any, store: LocalStore, clinic: ClinicSetup, make_app: AppFactory, audio_sink: str
 ) -> None:
-    tokens = waiting_patients(store, clinic)
-    board = shown_board(qtbot, make_app(store))
     from PySide6.QtMultimedia import QSoundEffect
 
+    tokens = waiting_patients(store, clinic)
+    board = shown_board(qtbot, make_app(store))
     qtbot.waitUntil(lambda: board.announcer.chime.status() == QSoundEffect.Status.Ready, timeout=5000)
-    recorder = subprocess.Popen(
-        [
-            *("parec", "-d", f"{audio_sink}.monitor", "--raw", "--latency-msec=20"),
-            *("--format=s16le", "--channels=1", "--rate=22050"),
-        ],
-        stdout=subprocess.PIPE,
-    )
-    try:
-        time.sleep(0.3)
+    with Recording(audio_sink) as recording:
         call(store, clinic, tokens[0])
         qtbot.waitUntil(lambda: board.announcer.chime.isPlaying(), timeout=5000)
-        qtbot.wait(1500)
-    finally:
-        recorder.send_signal(signal.SIGINT)  # parec writes out what it holds
-        recorded, _ = recorder.communicate(timeout=10)
-    samples = array.array("h", recorded[: len(recorded) // 2 * 2])
-    assert len(samples) > 2205  # the sink was playing something
-    assert max(abs(s) for s in samples) > 3000  # and it was the chime, not silence
+        # The chime reaches the sink a moment after Qt starts it (its output buffer): wait for it.
+        qtbot.waitUntil(lambda: recording.loudest() > 3000, timeout=10_000)
+
+
+class Recording:
+    """What is played into `sink`, recorded from its monitor with parec as it arrives."""
+
+    def __init__(self, sink: str):
+        self.sink = sink
+        self.data = bytearray()
+
+    def __enter__(self) -> Recording:
+        self.process = subprocess.Popen(
+            [
+                *("parec", "-d", f"{self.sink}.monitor", "--raw", "--latency-msec=20"),
+                *("--format=s16le", "--channels=1", "--rate=22050"),
+            ],
+            stdout=subprocess.PIPE,
+            bufsize=0,
+        )
+        threading.Thread(target=self._read, daemon=True).start()
+        deadline = time.monotonic() + 15  # connected to the monitor (slow on a busy machine)
+        while f'application.process.id = "{self.process.pid}"' not in _recording_streams():
+            assert time.monotonic() < deadline, "parec did not start recording"
+            time.sleep(0.05)
+        return self
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        while chunk := self.process.stdout.read(4096):
+            self.data.extend(chunk)
+
+    def loudest(self) -> int:
+        samples = array.array("h", bytes(self.data[: len(self.data) // 2 * 2]))
+        return max((abs(s) for s in samples), default=0)
+
+    def __exit__(self, *_exc: object) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+def _recording_streams() -> str:
+    found = subprocess.run(
+        ["pactl", "list", "source-outputs"], capture_output=True, text=True, timeout=20, check=False
+    )
+    return found.stdout
 
 
 def test_switching_to_spanish_and_back_changes_every_visible_string(

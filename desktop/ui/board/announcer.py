@@ -43,30 +43,45 @@ class Announcer(QObject):
         self.chime = QSoundEffect(output, self) if output is not None else QSoundEffect(self)
         self.chime.setSource(QUrl.fromLocalFile(str(chime)))
         self.chime.setVolume(0.8)
-        self.speech = self._speech(engine)
-        if self.speech is not None:
-            self.speech.stateChanged.connect(self._speech_state)
+        self._engine = engine
+        self._speech: QTextToSpeech | None = None
+        self._speech_made = False
+        self._language: str | None = None
         self._next_timer = QTimer(self, singleShot=True)
         self._next_timer.timeout.connect(self._speak)
 
-    def _speech(self, engine: str | None) -> QTextToSpeech | None:
+    @property
+    def speech(self) -> QTextToSpeech | None:
+        """The speech engine, made when first needed (connecting to it takes a while: not at
+        start); None where there is none."""
+        if not self._speech_made:
+            self._speech_made = True
+            self._speech = self._make_speech()
+            if self._speech is not None:
+                self._speech.stateChanged.connect(self._speech_state)
+                if self._language is not None:
+                    self.set_language(self._language)
+        return self._speech
+
+    def _make_speech(self) -> QTextToSpeech | None:
         engines = QTextToSpeech.availableEngines()
-        if engine is not None and engine not in engines:
-            log.warning("speech engine %s not available (have %s)", engine, engines)
+        if self._engine is not None and self._engine not in engines:
+            log.warning("speech engine %s not available (have %s)", self._engine, engines)
             return None
         if not engines:
             return None
-        speech = QTextToSpeech(engine, self) if engine else QTextToSpeech(self)
+        speech = QTextToSpeech(self._engine, self) if self._engine else QTextToSpeech(self)
         return None if speech.state() == QTextToSpeech.State.Error else speech
 
     def set_language(self, language: str) -> None:
         """Speak in `language` when a voice for it exists; else the engine's default voice."""
-        if self.speech is None:
-            return
+        self._language = language
+        if self._speech is None:
+            return  # applied when the engine is made
         wanted = QLocale(language).language()
-        for locale in self.speech.availableLocales():
+        for locale in self._speech.availableLocales():
             if locale.language() == wanted:
-                self.speech.setLocale(locale)
+                self._speech.setLocale(locale)
                 return
 
     @property
@@ -103,7 +118,7 @@ class Announcer(QObject):
         if state == QTextToSpeech.State.Ready and speaking_done:
             self._done()
         elif state == QTextToSpeech.State.Error:
-            log.warning("speech failed: %s", self.speech.errorString() if self.speech else "")
+            log.warning("speech failed: %s", self._speech.errorString() if self._speech else "")
             self._done()
 
     def _done(self) -> None:
