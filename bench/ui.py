@@ -2,7 +2,7 @@
 and how soon a call made at a desk is on another device's board.
 
     python bench/ui.py                   # full: 10 help runs, 60 s idle, 40 calls (~2 min)
-    python bench/ui.py --quick --json    # 5 help runs, 10 s idle, 15 calls (< 1 min), one JSON object
+    python bench/ui.py --quick --json    # 5 help runs, 5 s idle, 4 calls (< 1 min), one JSON object
 
 - **`cli_help_s`**: `clinic --help` as a user runs it (the venv's `clinic` script, a new process
   each time), median wall time of the runs (max reported too).
@@ -207,7 +207,7 @@ def run(quick: bool, log: ProgressLog) -> dict[str, Any]:
     result: dict[str, Any] = {}
     log("clinic --help")
     result.update(bench_cli_help(5 if quick else 10))
-    idle_s, calls = (10.0, 5) if quick else (60.0, 40)
+    idle_s, calls = (5.0, 4) if quick else (60.0, 40)
     with tempfile.TemporaryDirectory(prefix="clinicdesk-bench-ui-") as tmp_name:
         tmp = Path(tmp_name)
         with server_process(f"sqlite:///{tmp / 'server.db'}", tmp) as server:
