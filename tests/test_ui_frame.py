@@ -236,3 +236,27 @@ def test_a_mode_without_a_display_says_so_and_how_to_see_its_screens(
     assert main(["--data-dir", str(store.data_dir), "board"]) == 2
     err = capsys.readouterr().err
     assert "no display here" in err and "--tour DIR" in err
+
+
+def test_icons_are_found_through_the_resources_helper(qapp: Any) -> None:
+    from desktop.ui.theme import icon
+
+    assert not icon("clinicdesk").pixmap(64, 64).isNull()
+    with pytest.raises(FileNotFoundError):
+        icon("no-such-icon")
+
+
+def test_rotated_logs_stay_private(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from desktop import logs
+
+    monkeypatch.setattr(logs, "MAX_BYTES", 2_000)
+    handler = logs.set_up_logging(tmp_path, "INFO")
+    try:
+        for n in range(400):
+            logging.getLogger("test").warning("line %d of the log, long enough to rotate it soon", n)
+    finally:
+        logs.stop_logging(handler)
+    files = sorted((tmp_path / "logs").iterdir())
+    assert len(files) == 1 + logs.BACKUPS
+    assert {stat.S_IMODE(f.stat().st_mode) for f in files} == {0o600}
+    assert stat.S_IMODE((tmp_path / "logs").stat().st_mode) == 0o700

@@ -1,5 +1,5 @@
 """The theme: one style sheet (`resources/styles/clinicdesk.qss`) filled with a palette and a set
-of sizes from `palettes.toml` — standard or high contrast, normal or large text."""
+of sizes from `palettes.toml` — standard or high contrast, normal or large text — and the icons."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from functools import cache
 from string import Template
 from typing import Any, Literal
+
+from PySide6.QtGui import QIcon
 
 from desktop.resources import resource_path
 
@@ -45,6 +47,11 @@ class Theme:
     def style_sheet(self) -> str:
         template = Template(resource_path("styles", "clinicdesk.qss").read_text(encoding="utf-8"))
         return template.substitute(self.colours(), **{k: str(v) for k, v in self.sizes().items()})
+
+
+def icon(name: str) -> QIcon:
+    """An icon from `resources/icons/` by name (`icon("clinicdesk")`), found by the resources helper."""
+    return QIcon(str(resource_path("icons", f"{name}.svg")))
 
 
 @cache

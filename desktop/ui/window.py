@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QMainWindow, QStackedWidget, QVBoxLayout, QWidget
 from desktop.settings import DeviceKind
 from desktop.ui.context import UiContext
 from desktop.ui.screen import Screen
+from desktop.ui.theme import icon
 from desktop.ui.widgets.notice import Notice
 
 
@@ -35,6 +36,7 @@ class MainWindow(QMainWindow):
             self.stack.addWidget(screen)
         layout.addWidget(self.stack, 1)
         self.setCentralWidget(central)
+        self.setWindowIcon(icon("clinicdesk"))
         ctx.signals.problem.connect(self.notice.show_message)
         ctx.signals.language_changed.connect(self._translate_ui)
         self._translate_ui()

@@ -225,7 +225,15 @@ class BoardScreen(Screen):
             self._set_stale_text()
 
     def tour_states(self) -> dict[str, Callable[[], None]]:
-        return {"": self.check_stale, "stale": lambda: self.set_stale(True)}
+        def as_it_is() -> None:
+            self.badge.set_status(self.ctx.sync.status if self.ctx.sync else None)
+            self.check_stale()
+
+        def cut_off() -> None:  # what the board shows once the server has gone quiet
+            self.badge.set_status(None)
+            self.set_stale(True)
+
+        return {"": as_it_is, "stale": cut_off}
 
     def _set_stale_text(self) -> None:
         sync = self.ctx.sync
