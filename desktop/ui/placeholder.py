@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 from desktop.settings import DeviceKind
 from desktop.ui.context import UiContext
 from desktop.ui.screen import Screen
+from desktop.ui.widgets.sync_badge import SyncBadge
 
 
 class PlaceholderScreen(Screen):
@@ -20,9 +21,16 @@ class PlaceholderScreen(Screen):
         self.heading.setProperty("role", "heading")
         self.body = QLabel()
         self.body.setWordWrap(True)
+        layout.addStretch(1)
         for label in (self.heading, self.body):
             label.setAlignment(Qt.AlignmentFlag.AlignCenter)
             layout.addWidget(label)
+        layout.addStretch(1)
+        self.badge = SyncBadge()
+        layout.addWidget(self.badge, 0, Qt.AlignmentFlag.AlignRight)
+        if ctx.sync is not None:
+            ctx.sync.status_changed.connect(self.badge.set_status)
+            self.badge.set_status(ctx.sync.status)
         self.translate_ui()
 
     def load(self) -> None:
@@ -40,3 +48,4 @@ class PlaceholderScreen(Screen):
                 "The screens of this mode are being built. This device keeps its data and syncs meanwhile.",
             )
         )
+        self.badge.translate_ui()
