@@ -43,7 +43,6 @@ from desktop.ui.signals import AppSignals
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-W = TypeVar("W")  # what the op function is given: a unit of work or a session
 Success = Callable[[T], None]
 Failure = Callable[[Exception], None]
 
@@ -54,7 +53,7 @@ def problem_text() -> str:
     )
 
 
-class _Op(Generic[T, W]):
+class _Op(Generic[T]):
     def __init__(self, parent: QObject, op: Callable[..., T]):
         self.parent = parent  # the screen that asked: its callbacks run only while it exists
         self.op = op
@@ -73,13 +72,13 @@ class _Op(Generic[T, W]):
         runner.submit(self)
 
 
-class WriteOp(_Op[T, UnitOfWork]):
+class WriteOp(_Op[T]):
     """`op(uow)` in one unit of work: it commits if the op returns, rolls back if it raises."""
 
     op: Callable[[UnitOfWork], T]
 
 
-class ReadOp(_Op[T, Any]):
+class ReadOp(_Op[T]):
     """`op(session, now)` with a read-only SQLAlchemy session (typed `Any` here: screens do not
     import SQLAlchemy) and the store's current time."""
 
@@ -105,7 +104,7 @@ class OpRunner(QObject):
         self._deliver.connect(self._call, type=Qt.ConnectionType.QueuedConnection)
         self._unsubscribe = store.on_commit(self._committed)
 
-    def submit(self, op: _Op[Any, Any]) -> None:
+    def submit(self, op: _Op[Any]) -> None:
         self.pending += 1
         self._pool.submit(self._work, op)
 
@@ -124,7 +123,7 @@ class OpRunner(QObject):
 
     # -- on the worker thread ---------------------------------------------------------------
 
-    def _work(self, op: _Op[Any, Any]) -> None:
+    def _work(self, op: _Op[Any]) -> None:
         written: list[Changes] = []
         try:
             if isinstance(op, WriteOp):
@@ -156,7 +155,7 @@ class OpRunner(QObject):
     def _call(callback: Callable[[], None]) -> None:
         callback()
 
-    def _succeeded(self, op: _Op[Any, Any], result: Any, changes: Changes | None) -> None:
+    def _succeeded(self, op: _Op[Any], result: Any, changes: Changes | None) -> None:
         self.pending -= 1
         if changes is not None:
             self.signals.changed.emit(changes, op.parent)
@@ -166,11 +165,11 @@ class OpRunner(QObject):
             except Exception as exc:  # a bug in the screen's handler: same calm message
                 self._failed(op, exc, in_handler=True)
 
-    def _failed_op(self, op: _Op[Any, Any], exc: Exception) -> None:
+    def _failed_op(self, op: _Op[Any], exc: Exception) -> None:
         self.pending -= 1
         self._failed(op, exc)
 
-    def _failed(self, op: _Op[Any, Any], exc: Exception, *, in_handler: bool = False) -> None:
+    def _failed(self, op: _Op[Any], exc: Exception, *, in_handler: bool = False) -> None:
         if isinstance(exc, ClinicError) and not in_handler:
             if op.on_failure is not None and isValid(op.parent):
                 op.on_failure(exc)
