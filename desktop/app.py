@@ -132,6 +132,7 @@ def start(
     theme = theme or Theme()
     qt.setStyleSheet(theme.style_sheet())
     translations = Translations(signals)
+    closers.append(translations.close)
     ctx = UiContext(settings, signals, ops, translations, theme, store.now, bridge)
     window = MainWindow(ctx, mode, mode_screens(ctx, mode, **(board_options or {})))
     closers.append(window.close)

@@ -139,6 +139,7 @@ def test_a_pulled_page_reaches_the_screens_and_a_hidden_board_reloads_only_when_
     qtbot: Any, clinic: Clinic, make_app: AppFactory
 ) -> None:
     token_id = issue(clinic)
+    clinic.board.sync()  # the waiting token is on the board already: the next pull is the call
     app = board_app(make_app, clinic)
     board = board_of(app)  # built, not shown
     heard: list[tuple[Changes, object]] = []

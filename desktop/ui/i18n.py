@@ -82,6 +82,13 @@ class Translations:
         self.language = SOURCE_LANGUAGE
         self._translator: QTranslator | None = None
 
+    def close(self) -> None:
+        """Take this app's translator off the Qt application (which may outlive it: tests)."""
+        app = QCoreApplication.instance()
+        if self._translator is not None and app is not None:
+            app.removeTranslator(self._translator)
+        self._translator = None
+
     def set_language(self, language: str) -> None:
         if language not in LANGUAGES:
             raise ValueError(f"unknown language {language!r}; ClinicDesk speaks {', '.join(LANGUAGES)}")
