@@ -260,3 +260,27 @@ def test_rotated_logs_stay_private(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert len(files) == 1 + logs.BACKUPS
     assert {stat.S_IMODE(f.stat().st_mode) for f in files} == {0o600}
     assert stat.S_IMODE((tmp_path / "logs").stat().st_mode) == 0o700
+
+
+def test_translations_are_compiled_from_the_ts_sources_into_the_cache_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from PySide6.QtCore import QTranslator
+
+    from desktop.ui import i18n
+
+    first = i18n.compiled("es", tmp_path)
+    assert first.parent == tmp_path and first.suffix == ".qm"
+    made = first.stat().st_mtime_ns
+    assert i18n.compiled("es", tmp_path) == first and first.stat().st_mtime_ns == made  # not again
+    translator = QTranslator()
+    assert translator.load(str(first))
+    assert translator.translate("Board", "Now calling") == "Llamando ahora"
+    # An edited source is a new file in the cache.
+    edited = tmp_path / "src" / "translations" / "clinicdesk_es.ts"
+    edited.parent.mkdir(parents=True)
+    edited.write_text(i18n.ts_path("es").read_text().replace("Llamando ahora", "Llamamos a"))
+    monkeypatch.setattr(i18n, "ts_path", lambda language: edited)
+    second = i18n.compiled("es", tmp_path)
+    assert second != first and translator.load(str(second))
+    assert translator.translate("Board", "Now calling") == "Llamamos a"
