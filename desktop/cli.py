@@ -1,35 +1,58 @@
 """The `clinic` command: settings from flags, environment and file, then one subcommand.
 
-Subcommands live in `desktop.commands.*`; add a module there and list it in `COMMANDS`.
+Only the module of the subcommand asked for is imported (`desktop.cli_support.COMMANDS` names
+them): `clinic --help` loads no database, server or Qt code, and a board does not pay for the
+server at start. Add a subcommand by writing its module and listing it in `COMMANDS`.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import os
 import sys
 from collections.abc import Sequence
 
-from desktop.commands import Context, backup, demo, global_options, reports, setup, sync_demo
+from desktop.cli_support import COMMANDS, Context, global_options
 from desktop.domain.errors import ClinicError
 from desktop.heap import freeze_start_up_heap
 from desktop.settings import Settings, SettingsError, load_settings
-from desktop.sync import cli as sync_cli
-from server_stub import cli as server_cli
-
-COMMANDS = (setup, demo, reports, backup, sync_demo, sync_cli, server_cli)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def chosen_command(argv: Sequence[str]) -> str | None:
+    """The subcommand named in `argv`, skipping the global flags (each takes a value)."""
+    takes_value = {"--" + name.replace("_", "-") for name in Settings.model_fields}
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in takes_value:
+            skip = True
+        elif arg in COMMANDS:
+            return arg
+        elif not arg.startswith("-"):
+            return None  # not a command: argparse says so
+    return None
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser, with the real arguments of `command` only; the others are listed by name."""
     parser = argparse.ArgumentParser(
         prog="clinic",
         description="ClinicDesk: offline-first clinic desktop app and its tools.",
         parents=[global_options()],
     )
     subcommands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in COMMANDS:
-        module.register(subcommands)
+    registered: set[str] = set()
+    for name, (module_name, help) in COMMANDS.items():
+        if name in registered:
+            continue
+        if module_name == (COMMANDS[command][0] if command else None):
+            importlib.import_module(module_name).register(subcommands)
+            registered.update(n for n, (m, _) in COMMANDS.items() if m == module_name)
+        else:
+            subcommands.add_parser(name, help=help, add_help=False)
     return parser
 
 
@@ -37,8 +60,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):  # non-ASCII names on a console that cannot show them
             stream.reconfigure(errors="backslashreplace")
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser(chosen_command(argv)).parse_args(argv)
     except SystemExit as exc:  # --help, or a usage error argparse has already explained
         return exc.code if isinstance(exc.code, int) else 2
     try:

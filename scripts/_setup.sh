@@ -2,6 +2,10 @@
 # offscreen, a .venv, and the project installed into it. Safe to run again: it skips what is done.
 
 QT_PACKAGES=(libgl1 libegl1 libxkbcommon0 libfontconfig1 libfreetype6 libglib2.0-0 libdbus-1-3 fonts-dejavu-core)
+# The board's chime and voice: Qt Multimedia needs libpulse0 to load; the tests play the chime
+# into a PulseAudio null sink and record it back (pulseaudio-utils: pactl, parec); speech goes
+# through speech-dispatcher and espeak-ng on a real board (the tests use Qt's mock engine).
+AUDIO_PACKAGES=(libpulse0 pulseaudio pulseaudio-utils libasound2-plugins speech-dispatcher espeak-ng)
 PYTHON=${PYTHON:-python3}
 
 missing_packages() {
@@ -11,12 +15,13 @@ missing_packages() {
   done
 }
 
+# ensure_system_packages [EXTRA...]: the Qt libraries, plus any extra packages named.
 ensure_system_packages() {
   if ! command -v dpkg-query >/dev/null 2>&1; then
-    echo "Not Debian or Ubuntu: make sure the equivalents of ${QT_PACKAGES[*]} are installed." >&2
+    echo "Not Debian or Ubuntu: make sure the equivalents of ${QT_PACKAGES[*]} $* are installed." >&2
     return 0
   fi
-  local wanted=("${QT_PACKAGES[@]}")
+  local wanted=("${QT_PACKAGES[@]}" "$@")
   command -v "$PYTHON" >/dev/null 2>&1 || wanted+=(python3)
   "$PYTHON" -c 'import ensurepip' >/dev/null 2>&1 || wanted+=(python3-venv)
   local missing
@@ -78,4 +83,14 @@ postgres_url() {
     pg_isready -q -d "$url" 2>/dev/null || return 1
   fi
   echo "$url"
+}
+
+# start_pulseaudio: a PulseAudio daemon for this user, if none runs (the board's chime in tests;
+# the tests add their own null sink). Without a display or sound card it plays into null sinks.
+start_pulseaudio() {
+  command -v pulseaudio >/dev/null 2>&1 || return 0
+  pactl info >/dev/null 2>&1 && return 0
+  pulseaudio -D --exit-idle-time=-1 >/dev/null 2>&1 || true
+  for _ in $(seq 1 50); do pactl info >/dev/null 2>&1 && return 0; sleep 0.1; done
+  echo "PulseAudio did not start: the board's chime tests will fail." >&2
 }

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from desktop.commands import Context, Handler, Subcommands, add_command
+from desktop.cli_support import Context, Handler, Subcommands, add_command
 from desktop.domain.clock import HybridLogicalClock
 from desktop.domain.errors import ClinicError, InvalidInput
 from desktop.settings import Settings, SettingsError, load_settings
@@ -56,7 +56,7 @@ def administering(ctx: Context, args: argparse.Namespace) -> Iterator[admin.Admi
 
 
 def register(subcommands: Subcommands) -> None:
-    server = add_command(subcommands, "server", _usage, help="Run the central sync server and administer it.")
+    server = add_command(subcommands, "server", _usage)
     commands = server.add_subparsers(dest="server_command", metavar="SERVER_COMMAND")
 
     run = _add(commands, "run", _run, "Serve the sync API (uvicorn).")

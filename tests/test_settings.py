@@ -109,7 +109,7 @@ def test_bad_settings_are_reported_with_where_to_fix_them(
 
 
 def test_every_setting_is_a_flag() -> None:
-    from desktop.commands import global_options
+    from desktop.cli_support import global_options
 
     flags = {a.dest for a in global_options()._actions}
     assert set(Settings.model_fields) <= flags

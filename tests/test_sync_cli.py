@@ -12,12 +12,10 @@ import keyring
 import pytest
 from keyring.backends import fail
 
-import desktop.cli
 from desktop.cli import main
 from desktop.services import patients
 from desktop.services.common import KIOSK
 from desktop.store.local import DB_NAME, LocalStore
-from desktop.sync import cli as sync_cli
 from desktop.sync.credentials import FALLBACK_FILE
 from tests.fixtures.server import (  # noqa: F401  (fixtures, used through `server`)
     LiveServer,
@@ -35,15 +33,12 @@ def server(request: pytest.FixtureRequest) -> LiveServer:
 
 @pytest.fixture(autouse=True)
 def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No CLINIC_* from the machine, platform dirs in the temp dir, no OS keyring (a headless box),
-    and the sync commands hooked in whether or not desktop/cli.py lists them yet."""
+    """No CLINIC_* from the machine, platform dirs in the temp dir, no OS keyring (a headless box)."""
     for name in [n for n in os.environ if n.startswith("CLINIC_")]:
         monkeypatch.delenv(name)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     monkeypatch.setattr(keyring, "get_keyring", lambda: fail.Keyring())
-    if sync_cli not in desktop.cli.COMMANDS:
-        monkeypatch.setattr(desktop.cli, "COMMANDS", (*desktop.cli.COMMANDS, sync_cli))
 
 
 def rows(db: Path, sql: str) -> list[tuple[object, ...]]:

@@ -1,21 +1,35 @@
-"""`clinic demo --headless`: the newcomer's demo runs end to end and shows what it promises."""
+"""`clinic demo`: the newcomer's demo runs end to end and shows what it promises."""
 
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from desktop.cli import main
+from desktop.services import demo
 
 
 @pytest.mark.slow
-def test_headless_demo_converges_and_shows_the_conflicts(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+def test_without_a_display_the_demo_runs_headless_converges_and_draws_the_board(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert main(["demo", "--headless", "--dir", str(tmp_path / "demo")]) == 0
+    for name in ("DISPLAY", "WAYLAND_DISPLAY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    assert main(["demo", "--dir", str(tmp_path / "demo")]) == 0
     out = capsys.readouterr().out
+    assert out.startswith("No display here")
+    # The demo's morning is now: the clinic keeps the time of a zone where it is 10-something.
+    zone_line = re.search(r"keeps the time of (\S+), where it is (\d\d):(\d\d)", out)
+    assert zone_line is not None and zone_line.group(2) == "10"
+    # The board joined, the desk called two patients, and the board's screens were drawn.
+    assert re.search(r"Desk: called A-\d{3} \(Room \d\), A-\d{3} \(Room \d\)", out)
+    tour = sorted(p.name for p in (tmp_path / "demo" / "tour").glob("*.png"))
+    assert "board-main-en-standard.png" in tour and "board-main-es-standard.png" in tour
     # Both devices hold exactly the server's rows at the end.
     assert out.count("identical to the server") == 2
     assert "DIFFERENT" not in out
@@ -33,9 +47,14 @@ def test_headless_demo_converges_and_shows_the_conflicts(
     assert applied == pushed - 1 >= 3
 
 
-def test_demo_without_headless_says_what_to_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["demo", "--dir", str(tmp_path)]) == 2
-    assert "clinic demo --headless" in capsys.readouterr().err
+def test_the_live_demo_zone_is_at_the_clinics_morning_whatever_the_hour() -> None:
+    start = datetime(2026, 12, 5, 0, 7, tzinfo=UTC)
+    for hour in range(24):
+        now = start + timedelta(hours=hour)
+        zone = demo.live_demo_zone(now)
+        assert now.astimezone(ZoneInfo(zone)).hour == 10, (now, zone)
+    kolkata_morning = datetime(2026, 12, 5, 5, 0, tzinfo=UTC)  # 10:30 in Asia/Kolkata
+    assert demo.live_demo_zone(kolkata_morning) == "Asia/Kolkata"
 
 
 def test_demo_refuses_a_folder_in_use(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -7,7 +7,7 @@ import sqlite3
 from datetime import datetime
 from pathlib import Path
 
-from desktop.commands import Context, Subcommands, add_command
+from desktop.cli_support import Context, Subcommands, add_command
 from desktop.domain.errors import InvalidInput
 
 
@@ -16,7 +16,6 @@ def register(subcommands: Subcommands) -> None:
         subcommands,
         "backup",
         run_backup,
-        help="Copy the database to PATH (a file, or a folder to put it in).",
     )
     parser.add_argument("path", type=Path, metavar="PATH")
     parser.add_argument("--force", action="store_true", help="Replace PATH if it exists.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from desktop.commands import Context, Subcommands, add_command, iso_date
+from desktop.cli_support import Context, Subcommands, add_command, iso_date
 from desktop.commands.reports import pending_ops, print_agenda, print_queue, print_requests_and_waitlist
 from desktop.services import demo
 from desktop.services.common import current_clinic, local_time_text
@@ -16,7 +16,6 @@ def register(subcommands: Subcommands) -> None:
         subcommands,
         "demo-data",
         run_demo_data,
-        help="Fill an empty data dir with a demo clinic: staff, a month of hours, 300 patients, a busy day.",
     )
     parser.add_argument(
         "--seed",

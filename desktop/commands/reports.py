@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from desktop.commands import Context, Subcommands, add_command, iso_date
+from desktop.cli_support import Context, Subcommands, add_command, iso_date
 from desktop.domain.english import english
 from desktop.domain.waitlist import WaitlistStatus
 from desktop.services import agenda, booking, queue
@@ -20,10 +20,10 @@ from desktop.store.models import Clinician, JournalOp, Patient, WaitlistEntry
 
 
 def register(subcommands: Subcommands) -> None:
-    parser = add_command(subcommands, "agenda", run_agenda, help="Print a day's appointments, per doctor.")
+    parser = add_command(subcommands, "agenda", run_agenda)
     parser.add_argument("--date", type=iso_date, help="The clinic's local day, YYYY-MM-DD (default: today).")
     parser.add_argument("--doctor", metavar="USERNAME", help="Only this doctor (e.g. priya.raman).")
-    add_command(subcommands, "queue", run_queue, help="Print today's waiting queue in calling order.")
+    add_command(subcommands, "queue", run_queue)
 
 
 def run_agenda(ctx: Context, args: argparse.Namespace) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import string
 
-from desktop.commands import Context, Subcommands, add_command
+from desktop.cli_support import Context, Subcommands, add_command
 from desktop.domain.errors import InvalidInput, NotFound
 from desktop.services import clinic as clinic_service
 from desktop.services.common import SYSTEM, ClinicInfo, current_clinic
@@ -21,7 +21,6 @@ def register(subcommands: Subcommands) -> None:
         subcommands,
         "init",
         run_init,
-        help="Create or migrate this device's database and set up its clinic (safe to run again).",
     )
     parser.add_argument("--clinic-name", help="Name of the clinic; needed the first time only.")
     parser.add_argument(

@@ -1,30 +1,39 @@
-"""`clinic demo --headless`: one clinic, a server, a desk and a kiosk, working offline, then syncing.
+"""`clinic demo`: one clinic, a server, a desk, a kiosk and a waiting-room board.
 
-Everything is real: the sync server (uvicorn on 127.0.0.1) on a SQLite file, two devices each
-with its own data dir, enrolled with one-time codes through the `clinic enroll` command, the
-demo clinic made on the desk through the services, and `clinic sync --once` on each device.
-While offline, the kiosk and the desk register the same walk-in and book the same doctor's slot;
-the sync shows who won, what the conflict log says, and that all three hold the same rows.
+Everything is real: the sync server (uvicorn on 127.0.0.1) on a SQLite file, devices each with
+its own data dir, enrolled with one-time codes through the `clinic enroll` command, the demo
+clinic made on the desk through the services, and `clinic sync --once` on each device. While
+offline, the kiosk and the desk register the same walk-in and book the same doctor's slot; the
+sync shows who won, what the conflict log says, and that all three hold the same rows. Then the
+desk calls patients and the board shows them: in a window, with the desk calling the next patient
+every few seconds, where there is a display; else (or with --headless) as PNG pictures (`--tour`).
+
+The demo day is played up to the minute it is now, in a time zone where it is the clinic's
+morning (`demo.live_demo_zone`), so that it looks right at whatever hour it is run.
 """
 
 from __future__ import annotations
 
 import argparse
+import random
 import tempfile
+import threading
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from contextlib import closing
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
-from desktop.commands import Context, Subcommands, add_command
+from desktop.cli_support import Context, Subcommands, add_command
 from desktop.domain.appointments import AppointmentType
 from desktop.domain.clock import HybridLogicalClock
 from desktop.domain.errors import InvalidInput
 from desktop.domain.roles import Role
-from desktop.services import availability, booking, demo, patients
+from desktop.services import availability, booking, demo, patients, queue
 from desktop.services.common import KIOSK, Actor, current_clinic, local_day, local_time_text
 from desktop.store.local import LocalStore
 from desktop.store.models import ENTITY_MODELS, Appointment, Clinic, Clinician, Patient, SyncConflict
@@ -48,12 +57,11 @@ def register(subcommands: Subcommands) -> None:
         subcommands,
         "demo",
         run_demo,
-        help="The two-device demo: a local sync server, a desk and a kiosk that work offline, then sync.",
     )
     parser.add_argument(
         "--headless",
         action="store_true",
-        help="Tell the story in the terminal (the kiosk and desk windows come with the UI).",
+        help="Tell the story in the terminal and draw the board's screens to PNG files; open no window.",
     )
     parser.add_argument(
         "--dir", type=Path, help="Folder for the server's and the devices' data (default: new)."
@@ -62,15 +70,21 @@ def register(subcommands: Subcommands) -> None:
 
 
 def run_demo(ctx: Context, args: argparse.Namespace) -> int:
-    if not args.headless:
-        raise InvalidInput(
-            "The kiosk and desk windows are not built yet: run `clinic demo --headless`.", field="headless"
+    from desktop.commands.app import has_display
+
+    window = not args.headless
+    if window and not has_display():
+        print(
+            "No display here (no DISPLAY or WAYLAND_DISPLAY): running the headless demo instead; "
+            "the board's screens are drawn to PNG files.",
+            flush=True,
         )
+        window = False
     root: Path = args.dir or Path(tempfile.mkdtemp(prefix="clinicdesk-demo-"))
     if root.exists() and any(root.iterdir()):
         raise InvalidInput(f"{root} is not empty; the demo needs a new folder.", field="dir")
     root.mkdir(parents=True, exist_ok=True)
-    TwoDeviceDemo(root, args.seed).run()
+    TwoDeviceDemo(root, args.seed).run(window=window)
     return 0
 
 
@@ -88,14 +102,17 @@ class TwoDeviceDemo:
     def __init__(self, root: Path, seed: int):
         self.root, self.seed = root, seed
         self.database_url = sqlite_url(root / "server" / "server.db")
-        self.desk_dir, self.kiosk_dir = root / "desk", root / "kiosk"
+        self.desk_dir, self.kiosk_dir, self.board_dir = root / "desk", root / "kiosk", root / "board"
+        self.zone = demo.live_demo_zone(utcnow())
 
-    def run(self) -> None:
-        print(f"ClinicDesk two-device demo in {self.root}")
+    def run(self, *, window: bool = False) -> None:
+        print(f"ClinicDesk demo in {self.root}")
+        now = utcnow().astimezone(ZoneInfo(self.zone))
+        print(f"The demo clinic keeps the time of {self.zone}, where it is {now:%H:%M}: its morning.")
         migrate(self.database_url)
         with serving(self.database_url, run_migrations=False) as url:
             print(f"Sync server listening on {url} (SQLite: {self.root / 'server' / 'server.db'})")
-            clinic_id, desk_code, kiosk_code = self.set_up_server()
+            clinic_id, desk_code, kiosk_code, board_code = self.set_up_server()
             self.device(self.desk_dir, "desk", "enroll", url, desk_code, "--name", "Reception desk")
             self.make_clinic_on_desk()
             self.device(self.desk_dir, "desk", "sync", "--once")
@@ -110,6 +127,39 @@ class TwoDeviceDemo:
             ):
                 self.device(folder, kind, "sync", "--once")
             self.report(clinic_id)
+            print("\n--- The waiting-room board joins; the doctors call their next patients. ---")
+            self.device(self.board_dir, "board", "enroll", url, board_code, "--name", "Waiting-room board")
+            calling = DeskCalling(self.desk_dir)
+            calling.call_next(2)
+            self.device(self.desk_dir, "desk", "sync", "--once")
+            self.device(self.board_dir, "board", "sync", "--once")
+            if window:
+                self.open_board(calling)
+            else:
+                self.device(self.board_dir, "board", "board", "--tour", str(self.root / "tour"))
+
+    def open_board(self, calling: DeskCalling) -> None:
+        """The board in a window until it is closed, while the desk calls a patient every few
+        seconds and syncs (the kiosk and desk have no windows yet)."""
+        from desktop import app
+        from desktop.settings import load_settings
+
+        print(
+            "\nThe board opens in a window; the desk calls a patient every "
+            f"{DeskCalling.EVERY_S:.0f} s. Close the window to end the demo.",
+            flush=True,
+        )
+        desk_settings, board_settings = (load_settings(data_dir=d) for d in (self.desk_dir, self.board_dir))
+        with closing(LocalStore(self.desk_dir)) as desk, closing(LocalStore(self.board_dir)) as board:
+            worker = app.sync_worker(desk, desk_settings, "desk", interval=2.0)
+            assert worker is not None
+            worker.start()
+            calling.start(desk)
+            try:
+                app.run(board, board_settings, "board")
+            finally:
+                calling.stop()
+                worker.stop()
 
     def device(self, folder: Path, kind: str, *command: str) -> None:
         _clinic(["--data-dir", str(folder), "--device-kind", kind, *command])
@@ -122,23 +172,28 @@ class TwoDeviceDemo:
                 clinic_id = admin.create_clinic(
                     boss,
                     name=demo.CLINIC_NAME,
-                    timezone=demo.CLINIC_TIMEZONE,
+                    timezone=self.zone,
                     region=demo.CLINIC_REGION,
                     address=demo.CLINIC_ADDRESS,
                 )
-                codes = [admin.enrolment_code(boss, kind=k, clinic_id=clinic_id) for k in ("desk", "kiosk")]
+                codes = [
+                    admin.enrolment_code(boss, kind=k, clinic_id=clinic_id)
+                    for k in ("desk", "kiosk", "board")
+                ]
         finally:
             engine.dispose()
         print(
-            f"Administrator created {demo.CLINIC_NAME} and one-time enrolment codes for a desk and a kiosk."
+            f"Administrator created {demo.CLINIC_NAME} and one-time enrolment codes for a desk, "
+            "a kiosk and a board."
         )
-        return clinic_id, codes[0], codes[1]
+        return clinic_id, codes[0], codes[1], codes[2]
 
     def make_clinic_on_desk(self) -> None:
         clock = demo.DemoClock()
         store = LocalStore(self.desk_dir, now=clock)
         try:
-            made = demo.generate(store, clock, seed=self.seed)
+            now = utcnow().astimezone(ZoneInfo(self.zone))
+            made = demo.generate(store, clock, seed=self.seed, moment=time(now.hour, now.minute))
         finally:
             store.close()
         print(
@@ -271,3 +326,57 @@ def _label(row: Any) -> str:
     if isinstance(row, Patient):
         return f"{row.code} {row.full_name}"
     return str(getattr(row, "code", row.id))
+
+
+class DeskCalling:
+    """The doctors at the desk call their next waiting patient, as the board's demo needs."""
+
+    EVERY_S = 12.0
+
+    def __init__(self, desk_dir: Path):
+        self.desk_dir = desk_dir
+        self.rng = random.Random(1)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def call_next(self, count: int, store: LocalStore | None = None) -> list[str]:
+        """Call the next patient of `count` doctors who have someone waiting; their tokens."""
+        own = store is None
+        store = store or LocalStore(self.desk_dir)
+        try:
+            with store.reading() as session:
+                doctors = list(
+                    session.scalars(
+                        select(Clinician).where(
+                            Clinician.role == Role.DOCTOR.value, Clinician.active.is_(True)
+                        )
+                    )
+                )
+            self.rng.shuffle(doctors)
+            called: list[str] = []
+            for doctor in doctors:
+                actor = Actor(Role.DOCTOR, user_id=doctor.id, name=doctor.name)
+                with store.unit_of_work() as uow:
+                    token = queue.call_next(uow, actor=actor, clinician_id=doctor.id, room=doctor.room)
+                    if token is not None:
+                        called.append(f"{token.code} ({doctor.room})")
+                if len(called) == count:
+                    break
+            print(f"Desk: called {', '.join(called) or 'nobody (the queue is empty)'}", flush=True)
+            return called
+        finally:
+            if own:
+                store.close()
+
+    def start(self, store: LocalStore) -> None:
+        def run() -> None:
+            while not self._stop.wait(self.EVERY_S):
+                self.call_next(1, store)
+
+        self._thread = threading.Thread(target=run, name="demo-desk-calling", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)

@@ -109,6 +109,7 @@ CATALOGUE: dict[str, Render] = {
         f"A token that is {_words(v['current'])} cannot become {_words(v['target'])}."
     ),
     "queue.already_queued": lambda v: f"{v['patient']} is already in the queue as {v['token']}.",
+    "queue.not_called": lambda v: f"{v['token']} is not being called, so it cannot be called again.",
     "availability.not_a_doctor": lambda v: f"{v['name']} is not a doctor.",
     "availability.hours_overlap": lambda v: (
         f"These hours overlap {v['start']:%H:%M}–{v['end']:%H:%M} on the same day."

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, available_timezones
 
 import phonenumbers
 from sqlalchemy import exists, func, select
@@ -625,21 +625,44 @@ class Event:
 
 
 def generate(
-    store: LocalStore, clock: DemoClock, *, seed: int = DEFAULT_SEED, day: date | None = None
+    store: LocalStore,
+    clock: DemoClock,
+    *,
+    seed: int = DEFAULT_SEED,
+    day: date | None = None,
+    moment: time = DEMO_MOMENT,
 ) -> DemoResult:
     """Fill an empty store with a demo clinic whose demo day is `day` (default: the clinic's today).
 
-    `clock` must be the store's `now`; it is left at the demo moment (10:30 on the demo day).
+    `clock` must be the store's `now`; it is left at the demo moment (`moment` on the demo day,
+    10:30 unless said otherwise: `live_demo_zone` makes it the time it is now).
     An existing clinic (from `clinic init`) is used as it is; staff or patients already there
     are refused, so that the demo never mixes with real data.
     """
     if store.now is not clock:
         raise ValueError("open the store with now=clock, so that the demo controls the time")
-    return _Demo(store, clock, random.Random(seed), day).run()
+    return _Demo(store, clock, random.Random(seed), day, moment).run()
+
+
+def live_demo_zone(now: datetime) -> str:
+    """A time zone in which it is the clinic's busy morning (10:00–10:59) at `now`.
+
+    A demo viewed as it runs (the board, the desk) must look right at whatever hour it is run:
+    consultations done before now, waits that grow. The demo clinic keeps the time of a zone
+    where its morning is under way — its own (Asia/Kolkata) when it is, else the first city
+    zone that is — and its demo day is played up to the minute it is there now.
+    """
+    cities = sorted(z for z in available_timezones() if "/" in z and not z.startswith(("Etc/", "SystemV/")))
+    for zone in (CLINIC_TIMEZONE, *cities):
+        if now.astimezone(ZoneInfo(zone)).hour == DEMO_MOMENT.hour:
+            return zone
+    raise LookupError("no time zone is at 10 o'clock now")  # unreachable: zones span every hour
 
 
 class _Demo:
-    def __init__(self, store: LocalStore, clock: DemoClock, rng: random.Random, day: date | None):
+    def __init__(
+        self, store: LocalStore, clock: DemoClock, rng: random.Random, day: date | None, moment: time
+    ):
         self.store, self.clock, self.rng = store, clock, rng
         with store.reading() as session:
             for model in (Clinician, Patient):
@@ -657,7 +680,7 @@ class _Demo:
         self.day = day or datetime.now(self.tz).date()
         self.holiday = self.pick_holiday()
         self.working = [p for p in DOCTORS if p.username != ON_LEAVE and self.day.weekday() in self.week(p)]
-        self.moment = self.at(0, DEMO_MOMENT.hour, DEMO_MOMENT.minute)
+        self.moment = self.at(0, moment.hour, moment.minute)
         self.doctors: dict[str, ClinicianRecord] = {}
         self.actors: dict[str, Actor] = {}
         self.patients: list[PatientPlan] = []

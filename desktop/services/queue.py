@@ -255,6 +255,18 @@ def call(
     return record_of(QueueTokenRecord, token)
 
 
+def recall(uow: UnitOfWork, *, actor: Actor, token_id: str) -> QueueTokenRecord:
+    """Call a called patient again (they did not come): the board announces the token once more."""
+    require(actor.role, "queue.call")
+    token = get(uow.session, QueueToken, token_id)
+    if token.status != TokenStatus.CALLED.value:
+        raise InvalidInput(Reason.of("queue.not_called", token=token.code), field="token_id")
+    token.called_at = uow.now()
+    token.called_by = actor.user_id
+    uow.label(token, "recall_token")
+    return record_of(QueueTokenRecord, token)
+
+
 def _move(uow: UnitOfWork, actor: Actor, token: QueueToken, to: TokenStatus, action: str) -> None:
     check_token_transition(token.status, to)
     token.status = to.value

@@ -17,7 +17,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from desktop.commands import Context, Subcommands, add_command
+from desktop.cli_support import Context, Subcommands, add_command
 from desktop.domain.english import english
 from desktop.domain.errors import NotFound
 from desktop.store.local import LocalStore
@@ -38,7 +38,6 @@ def register(subcommands: Subcommands) -> None:
         subcommands,
         "enroll",
         run_enroll,
-        help="Join this device to a clinic's server with a one-time enrolment code, then sync.",
     )
     enroll.add_argument("url", metavar="URL", help="The sync server, e.g. https://clinic.example:8443")
     enroll.add_argument("code", metavar="CODE", help="The enrolment code from the administrator.")
@@ -52,7 +51,7 @@ def register(subcommands: Subcommands) -> None:
         choices=("kiosk", "desk", "board"),
         help="Same as the global --device-kind: what this machine is (the code must be for that kind).",
     )
-    sync = add_command(subcommands, "sync", run_sync, help="Sync with the clinic's server.")
+    sync = add_command(subcommands, "sync", run_sync)
     sync.add_argument("--once", action="store_true", help="Sync once and exit (exit code 3 when offline).")
 
 

@@ -1,0 +1,1 @@
+"""The waiting-room board (`clinic board`): calls, the next tokens per room, chime and voice."""
