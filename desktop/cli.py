@@ -11,14 +11,14 @@ import os
 import sys
 from collections.abc import Sequence
 
-from desktop.commands import Context, backup, demo, global_options, reports, setup, sync_demo
+from desktop.commands import Context, backup, call, demo, global_options, reports, setup, sync_demo
 from desktop.domain.errors import ClinicError
 from desktop.heap import freeze_start_up_heap
 from desktop.settings import Settings, SettingsError, load_settings
 from desktop.sync import cli as sync_cli
 from server_stub import cli as server_cli
 
-COMMANDS = (setup, demo, reports, backup, sync_demo, sync_cli, server_cli)
+COMMANDS = (setup, demo, reports, backup, sync_demo, sync_cli, server_cli, call)
 
 
 def build_parser() -> argparse.ArgumentParser:

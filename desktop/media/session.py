@@ -37,7 +37,6 @@ from aiortc import (
     RTCDataChannel,
     RTCIceServer,
     RTCPeerConnection,
-    RTCRtpSender,
     RTCSessionDescription,
 )
 from aiortc.contrib.media import MediaRecorder, MediaRelay
@@ -45,7 +44,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from desktop.domain.ids import new_id
 from desktop.media.signalling import Message, Signalling, SignallingFactory, SignallingLost, SignallingRefused
-from desktop.media.tracks import SharedSource
+from desktop.media.tracks import SharedSource, SwitchTrack
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +144,25 @@ class CallSources:
     microphone: SharedSource | None = None
 
 
+def ice_servers(setting: str) -> list[RTCIceServer]:
+    """The `ice_servers` setting as aiortc takes it: `stun:host:port`, `turn:user:secret@host:port`
+    (`turns:` too), separated by commas or spaces; "" is none."""
+    servers = []
+    for entry in setting.replace(",", " ").split():
+        scheme, _, rest = entry.partition(":")
+        if scheme not in ("stun", "turn", "turns") or not rest:
+            raise ValueError(
+                f"Not a STUN or TURN server: {entry!r} (stun:host:port, turn:user:secret@host:port)."
+            )
+        if "@" in rest:
+            credentials, host = rest.rsplit("@", 1)
+            username, _, secret = credentials.partition(":")
+            servers.append(RTCIceServer(urls=f"{scheme}:{host}", username=username, credential=secret))
+        else:
+            servers.append(RTCIceServer(urls=entry))
+    return servers
+
+
 @dataclass
 class CallOptions:
     ice_servers: list[RTCIceServer] = field(default_factory=list)  # none by default (PLATFORM.md)
@@ -184,12 +202,13 @@ class CallSession:
         self.recording_path: Path | None = None
         self.connected_at: float | None = None  # time.monotonic() of the first connection
         self.joined_at: float | None = None
+        self.joins = 0  # times this side joined the room (rejoins after a dropped socket count)
+        self.negotiations = 0  # peer connections made (a fresh one per recovery)
         self._outbox: list[dict[str, Any]] = []
         self._pc: RTCPeerConnection | None = None
         self._channel: RTCDataChannel | None = None
-        self._audio: RTCRtpSender | None = None
-        self._video: RTCRtpSender | None = None
-        self._proxies: dict[str, MediaStreamTrack] = {}
+        self._outgoing: dict[str, SwitchTrack] = {}  # what each sender of the connection holds
+        self._sending: dict[str, SharedSource | None] = {}
         self._remote: dict[str, tuple[MediaRelay, MediaStreamTrack]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._signalling: Signalling | None = None
@@ -235,6 +254,7 @@ class CallSession:
             try:
                 joined = await self._signalling.join(media_up=self._media_up())
                 attempt = 0
+                self.joins += 1
                 self.joined_at = self.joined_at or time.monotonic()
                 await self._on_joined(joined)
                 while not self._ended.is_set():
@@ -330,8 +350,9 @@ class CallSession:
         await self._close_peer()
         self._set_state(CallState.RECONNECTING if self.connected_at else CallState.CONNECTING)
         pc = self._pc = self._new_peer()
-        self._audio = pc.addTransceiver("audio", direction="sendrecv").sender
-        self._video = pc.addTransceiver("video", direction="sendrecv").sender
+        self.negotiations += 1
+        for kind in ("audio", "video"):
+            pc.addTransceiver(self._new_outgoing(kind), direction="sendrecv")
         self._refresh_senders()
         self._use_channel(pc.createDataChannel("chat"))
         await pc.setLocalDescription(await pc.createOffer())  # gathers every candidate
@@ -351,13 +372,12 @@ class CallSession:
         await self._close_peer()
         self._set_state(CallState.RECONNECTING if self.connected_at else CallState.CONNECTING)
         pc = self._pc = self._new_peer()
+        self.negotiations += 1
         await pc.setRemoteDescription(offer)
         for transceiver in pc.getTransceivers():
-            transceiver.direction = "sendrecv"
-            if transceiver.kind == "audio":
-                self._audio = transceiver.sender
-            elif transceiver.kind == "video":
-                self._video = transceiver.sender
+            if transceiver.kind in ("audio", "video") and transceiver.kind not in self._outgoing:
+                transceiver.direction = "sendrecv"
+                transceiver.sender.replaceTrack(self._new_outgoing(transceiver.kind))
         self._refresh_senders()
         await pc.setLocalDescription(await pc.createAnswer())
         if pc is self._pc and self._signalling is not None:
@@ -367,13 +387,17 @@ class CallSession:
                     {"type": "answer", "sdp": description.sdp, "sdp_type": description.type}
                 )
 
+    def _new_outgoing(self, kind: str) -> SwitchTrack:
+        self._outgoing[kind] = outgoing = SwitchTrack(kind)
+        return outgoing
+
     async def _close_peer(self) -> None:
         pc, self._pc = self._pc, None
         self._channel = None
-        self._audio = self._video = None
-        for proxy in self._proxies.values():
-            proxy.stop()
-        self._proxies.clear()
+        for outgoing in self._outgoing.values():
+            outgoing.stop()
+        self._outgoing.clear()
+        self._sending.clear()
         for _relay, track in self._remote.values():
             track.stop()
         self._remote.clear()
@@ -384,30 +408,23 @@ class CallSession:
     # -- what is sent ------------------------------------------------------------------------------
 
     def _refresh_senders(self) -> None:
-        """Give each sender what it should send now: a proxy of the source, the screen, or nothing."""
-        self._send("audio", self._audio, None if self.muted else self.sources.microphone)
+        """Switch into each outgoing track what it should send now: a proxy of the source, the
+        screen, or nothing (then no packet of that kind leaves)."""
+        self._switch("audio", None if self.muted else self.sources.microphone)
         if self.sharing is not None:
-            self._send("video", self._video, None)
-            if self._video is not None:
-                self._video.replaceTrack(self.sharing)
+            outgoing = self._outgoing.get("video")
+            if outgoing is not None and outgoing.source is not self.sharing:
+                outgoing.switch(self.sharing)
+                self._sending["video"] = None
         else:
-            self._send("video", self._video, None if self.camera_off else self.sources.camera)
+            self._switch("video", None if self.camera_off else self.sources.camera)
 
-    def _send(self, kind: str, sender: RTCRtpSender | None, source: SharedSource | None) -> None:
-        proxy = self._proxies.pop(kind, None)
-        wanted = source is not None and sender is not None
-        if proxy is not None and wanted:
-            self._proxies[kind] = proxy  # already sending this source
+    def _switch(self, kind: str, source: SharedSource | None) -> None:
+        outgoing = self._outgoing.get(kind)
+        if outgoing is None or (self._sending.get(kind) is source and outgoing.source is not None):
             return
-        if proxy is not None:
-            proxy.stop()  # unsubscribed: nothing is read or sent
-        if sender is None:
-            return
-        if source is None:
-            sender.replaceTrack(None)
-            return
-        self._proxies[kind] = fresh = source.subscribe()
-        sender.replaceTrack(fresh)
+        self._sending[kind] = source
+        outgoing.switch(source.subscribe() if source is not None else None)
 
     def set_muted(self, muted: bool) -> None:
         """Muted: no audio packet leaves (the sender has no track), not merely silence."""
@@ -424,12 +441,9 @@ class CallSession:
         self._refresh_senders()
 
     def stop_screen_share(self) -> None:
-        sharing, self.sharing = self.sharing, None
-        if self._video is not None:
-            self._video.replaceTrack(None)
+        """Back to the camera; the screen track is stopped."""
+        self.sharing = None
         self._refresh_senders()
-        if sharing is not None:
-            sharing.stop()
 
     # -- what is received --------------------------------------------------------------------------
 

@@ -190,6 +190,11 @@ def camera_source(setting: str | int) -> int | str:
     return int(text) if text.isdigit() else text
 
 
+def quiet_opencv() -> None:
+    """OpenCV logs a warning for every device it cannot open: errors only (`isOpened` says it)."""
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+
+
 def _is_file(source: int | str) -> bool:
     return isinstance(source, str) and "://" not in source and Path(source).is_file()
 
@@ -205,7 +210,7 @@ class CameraTrack(MediaStreamTrack):
     def __init__(self, source: int | str) -> None:
         super().__init__()
         self.source = source
-        os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+        quiet_opencv()
         self._capture = cv2.VideoCapture(source)
         if not self._capture.isOpened():
             self._capture.release()
@@ -302,6 +307,50 @@ class SharedSource:
 
     def close(self) -> None:
         self.track.stop()
+
+
+class SwitchTrack(MediaStreamTrack):
+    """What a sender holds for the whole life of a peer connection: the frames of whichever source
+    is switched in (a camera proxy, a screen, nothing). With nothing switched in, `recv` waits, so
+    no packet leaves; a source switched out is stopped, and a read pending on it is abandoned (an
+    aiortc sender would otherwise wait on a stopped track for ever)."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__()
+        self.kind = kind
+        self.source: MediaStreamTrack | None = None
+        self._changed = asyncio.Event()
+
+    def switch(self, source: MediaStreamTrack | None) -> None:
+        old, self.source = self.source, source
+        if old is not None and old is not source:
+            old.stop()
+        self._changed.set()
+
+    async def recv(self) -> Any:
+        while self.readyState == "live":
+            source = self.source
+            self._changed.clear()
+            if source is None:
+                await self._changed.wait()
+                continue
+            reading = asyncio.ensure_future(source.recv())
+            switched = asyncio.ensure_future(self._changed.wait())
+            done, _ = await asyncio.wait({reading, switched}, return_when=asyncio.FIRST_COMPLETED)
+            switched.cancel()
+            if reading in done:
+                try:
+                    return reading.result()
+                except MediaStreamError:
+                    if source is self.source:
+                        self.source = None  # it ended (a camera unplugged): send nothing
+                    continue
+            reading.cancel()
+        raise MediaStreamError
+
+    def stop(self) -> None:
+        super().stop()
+        self.switch(None)
 
 
 def shared(track: MediaStreamTrack) -> SharedSource:
