@@ -2,6 +2,9 @@
 # offscreen, a .venv, and the project installed into it. Safe to run again: it skips what is done.
 
 QT_PACKAGES=(libgl1 libegl1 libxkbcommon0 libfontconfig1 libfreetype6 libglib2.0-0 libdbus-1-3 fonts-dejavu-core)
+# Calls: Qt Multimedia needs libpulse0 to load; the call tests' microphone and speaker are a
+# PulseAudio null sink (tests/fixtures/pulse.py starts the daemon), heard by PyAV through ALSA's pulse plugin.
+MEDIA_PACKAGES=(libpulse0 pulseaudio pulseaudio-utils libasound2-plugins)
 PYTHON=${PYTHON:-python3}
 
 missing_packages() {
@@ -16,7 +19,7 @@ ensure_system_packages() {
     echo "Not Debian or Ubuntu: make sure the equivalents of ${QT_PACKAGES[*]} are installed." >&2
     return 0
   fi
-  local wanted=("${QT_PACKAGES[@]}")
+  local wanted=("${QT_PACKAGES[@]}" "${MEDIA_PACKAGES[@]}")
   command -v "$PYTHON" >/dev/null 2>&1 || wanted+=(python3)
   "$PYTHON" -c 'import ensurepip' >/dev/null 2>&1 || wanted+=(python3-venv)
   local missing

@@ -6,6 +6,7 @@ millisecond), which pattern it is (camera or screen), and the audio samples for 
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections import deque
@@ -27,7 +28,16 @@ from desktop.media.session import (
     ChatLog,
 )
 from desktop.media.signalling import SignallingFactory
-from desktop.media.tracks import AUDIO_RATE, STAMP_HEIGHT, Stamp, read_stamp, wall_millis
+from desktop.media.tracks import (
+    AUDIO_RATE,
+    STAMP_HEIGHT,
+    Stamp,
+    TestPatternTrack,
+    ToneTrack,
+    read_stamp,
+    shared,
+    wall_millis,
+)
 
 
 @dataclass(frozen=True)
@@ -144,3 +154,21 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 10.0, what: str =
 
 def frames_after(side: Side, after_millis: int) -> list[Seen]:
     return [seen for seen in side.got.last_frames(400) if seen.at_millis > after_millis]
+
+
+def synthetic(tone: float, style: str = "camera") -> CallSources:
+    return CallSources(shared(TestPatternTrack(320, 240, style=style)), shared(ToneTrack(tone)))
+
+
+def start(sides: list[Side], *args: Any, **kwargs: Any) -> Side:
+    side = Side(*args, **kwargs)
+    sides.append(side)
+    return side
+
+
+def connected(*sides: Side) -> None:
+    wait_until(lambda: all(s.session.state is CallState.CONNECTED for s in sides), 15, "both connected")
+
+
+def increasing(counters: list[int]) -> bool:
+    return len(counters) > 1 and all(b > a for a, b in itertools.pairwise(counters))

@@ -4,7 +4,6 @@ doctor and a patient rely on in a call (design/CALLS.md, issue 13)."""
 from __future__ import annotations
 
 import asyncio
-import itertools
 import os
 import signal
 import socket
@@ -13,21 +12,28 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import av
-import pytest
 import requests
 from sqlalchemy import select
 
 from desktop.calls import ConsultationChat, consent_logger
 from desktop.media.session import CallOptions, CallSources, CallState
-from desktop.media.tracks import TestPatternTrack, ToneTrack, shared, wall_millis
+from desktop.media.tracks import TestPatternTrack, wall_millis
 from desktop.services.common import KIOSK
 from desktop.store.models import AuditEvent, ChatMessage
 from desktop.sync.engine import SyncEngine
-from tests.call_support import Side, dominant_frequency, frames_after, wait_until
-from tests.fixtures.call import Telehealth, telehealth  # noqa: F401
+from tests.call_support import (
+    Side,
+    connected,
+    dominant_frequency,
+    frames_after,
+    increasing,
+    start,
+    synthetic,
+    wait_until,
+)
+from tests.fixtures.call import Telehealth, sides, telehealth  # noqa: F401
 from tests.fixtures.server import device_template, live_server, server_database_url  # noqa: F401
 from tests.sync_support import fast_client, server_rows
 
@@ -35,34 +41,8 @@ REPO = Path(__file__).resolve().parents[1]
 DOCTOR_TONE, PATIENT_TONE = 440.0, 1000.0
 
 
-def synthetic(tone: float, style: str = "camera") -> CallSources:
-    return CallSources(shared(TestPatternTrack(320, 240, style=style)), shared(ToneTrack(tone)))
-
-
-@pytest.fixture
-def sides() -> Iterator[list[Side]]:
-    started: list[Side] = []
-    yield started
-    for side in started:
-        side.end()
-
-
-def start(sides: list[Side], *args: Any, **kwargs: Any) -> Side:
-    side = Side(*args, **kwargs)
-    sides.append(side)
-    return side
-
-
 def doctor_chat(t: Telehealth) -> ConsultationChat:
     return ConsultationChat(t.desk.store, actor=t.doctor, consultation_id=t.consultation_id)
-
-
-def connected(*sides: Side) -> None:
-    wait_until(lambda: all(s.session.state is CallState.CONNECTED for s in sides), 15, "both connected")
-
-
-def increasing(counters: list[int]) -> bool:
-    return len(counters) > 1 and all(b > a for a, b in itertools.pairwise(counters))
 
 
 def chat_rows(t: Telehealth) -> list[ChatMessage]:
