@@ -71,8 +71,8 @@ def draw_stamp(image: np.ndarray, counter: int, millis: int) -> None:
 
 
 def read_stamp(image: np.ndarray) -> Stamp | None:
-    """The stamp of a decoded picture (any 3-channel layout), or None where it cannot be read."""
-    if image.ndim != 3 or image.shape[0] < STAMP_HEIGHT:
+    """The stamp of a decoded picture (RGB, BGR or its luma plane), or None where it cannot be read."""
+    if image.ndim not in (2, 3) or image.shape[0] < STAMP_HEIGHT:
         return None
     width = image.shape[1]
     block = width // STAMP_COLUMNS
