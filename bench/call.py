@@ -142,6 +142,7 @@ def telehealth_call(base_url: str, database_url: str) -> tuple[str, str, str]:
     from server_stub.db import create_server_engine
 
     clock = HybridLogicalClock("bench")
+    username = f"dr{new_id()[-8:]}"  # a clinic per call
     engine = create_server_engine(database_url)
     http = requests.Session()
     http.headers[PROTOCOL_HEADER] = str(PROTOCOL_VERSION)
@@ -150,7 +151,7 @@ def telehealth_call(base_url: str, database_url: str) -> tuple[str, str, str]:
             a = admin.Admin(conn, utcnow(), clock)
             clinic_id = admin.create_clinic(a, name="Bench Clinic", timezone="Asia/Kolkata", region="IN")
             doctor_id = admin.add_user(
-                a, clinic_id=clinic_id, username="drbench", name="Dr Bench", role="doctor", password=PASSWORD
+                a, clinic_id=clinic_id, username=username, name="Dr Bench", role="doctor", password=PASSWORD
             )
             codes = {
                 kind: admin.enrolment_code(a, kind=kind, clinic_id=clinic_id) for kind in ("desk", "kiosk")
@@ -170,7 +171,7 @@ def telehealth_call(base_url: str, database_url: str) -> tuple[str, str, str]:
             tokens[kind] = answer.json()["token"]
         login = http.post(
             f"{base_url}/v1/auth/login",
-            json={"username": "drbench", "password": PASSWORD},
+            json={"username": username, "password": PASSWORD},
             headers={"Authorization": f"Bearer {tokens['desk']}"},
         )
         login.raise_for_status()

@@ -40,6 +40,7 @@ from aiortc import (
     RTCSessionDescription,
 )
 from aiortc.contrib.media import MediaRecorder, MediaRelay
+from aiortc.exceptions import InvalidAccessError, InvalidStateError
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from desktop.domain.ids import new_id
@@ -52,6 +53,8 @@ DOCTOR, PATIENT = "doctor", "patient"
 STATS_EVERY_S = 1.0
 REJOIN_DELAYS_S = (0.2, 0.5, 1.0, 2.0, 5.0)  # then every 5 s until the call ends
 MAX_CHAT_CHARS = 4000
+# What a description from the other side may raise when applied.
+BAD_DESCRIPTION = (ValueError, KeyError, TypeError, InvalidStateError, InvalidAccessError)
 
 
 class CallState(StrEnum):
@@ -307,12 +310,17 @@ class CallSession:
             # Its process or its network went; media may still be flowing if only the socket did.
             self._set_state(CallState.RECONNECTING if self.connected_at else CallState.WAITING)
         elif kind == "offer" and self.role == PATIENT:
-            await self._answer(message)
+            try:
+                await self._answer(message)
+            except BAD_DESCRIPTION as exc:  # a garbled offer: wait for the next one
+                self.events.error(f"offer:{exc}")
         elif kind == "answer" and self.role == DOCTOR and self._pc is not None:
-            with contextlib.suppress(ValueError, KeyError, TypeError):
+            try:
                 await self._pc.setRemoteDescription(
                     RTCSessionDescription(sdp=message["sdp"], type=message["sdp_type"])
                 )
+            except BAD_DESCRIPTION as exc:  # late (for a connection since replaced) or garbled
+                self.events.error(f"answer:{exc}")
         elif kind == "bye":
             self._ended.set()
 
@@ -365,10 +373,7 @@ class CallSession:
 
     async def _answer(self, message: Message) -> None:
         """The patient's side: every offer starts a fresh peer connection."""
-        try:
-            offer = RTCSessionDescription(sdp=message["sdp"], type=message["sdp_type"])
-        except (KeyError, TypeError):
-            return
+        offer = RTCSessionDescription(sdp=message["sdp"], type=message["sdp_type"])
         await self._close_peer()
         self._set_state(CallState.RECONNECTING if self.connected_at else CallState.CONNECTING)
         pc = self._pc = self._new_peer()

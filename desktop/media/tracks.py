@@ -20,6 +20,7 @@ import os
 import sys
 import threading
 import time
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,8 +52,7 @@ class Stamp:
 
 
 def _check(counter: int, millis: int) -> int:
-    mixed = (counter * 0x9E37 + millis * 0x85EB + (millis >> 16) * 0xC2B2 + (millis >> 32)) & 0xFFFF
-    return mixed ^ 0x5A5A
+    return zlib.crc32(counter.to_bytes(4, "big") + millis.to_bytes(6, "big")) & 0xFFFF
 
 
 def _stamp_bits(counter: int, millis: int) -> list[int]:

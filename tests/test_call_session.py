@@ -1,0 +1,99 @@
+"""CallSession and its parts without the server: the in-memory signalling pair, the stamp, the wire
+format of chat, the STUN/TURN setting."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime
+
+import numpy as np
+import pytest
+
+from desktop.media.session import CallEvents, CallSession, CallSources, CallState, ChatLine, ice_servers
+from desktop.media.signalling import MemoryRoom
+from desktop.media.tracks import TestPatternTrack, ToneTrack, draw_stamp, read_stamp, shared
+
+
+def test_the_stamp_reads_back_and_a_damaged_one_is_refused() -> None:
+    picture = np.zeros((240, 320, 3), dtype=np.uint8)
+    draw_stamp(picture, 123_456, 1_796_434_117_193)
+    stamp = read_stamp(picture)
+    assert stamp is not None and (stamp.counter, stamp.millis) == (123_456, 1_796_434_117_193)
+    assert read_stamp(picture[..., 0]) == stamp  # from a luma plane too
+    picture[:16, 30:40] = 255 - picture[:16, 30:40]  # one block of the counter flipped
+    assert read_stamp(picture) is None
+
+
+def test_the_ice_servers_setting() -> None:
+    assert ice_servers("") == []
+    stun, turn = ice_servers("stun:stun.example:3478, turn:alice:s3cr:et@turn.example:3478")
+    assert stun.urls == "stun:stun.example:3478" and stun.username is None
+    assert (turn.urls, turn.username, turn.credential) == ("turn:turn.example:3478", "alice", "s3cr:et")
+    with pytest.raises(ValueError, match="Not a STUN or TURN server"):
+        ice_servers("https://turn.example")
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        None,
+        {"id": "1", "role": "doctor", "body": "hi"},  # no time
+        {"id": "1", "role": "nurse", "body": "hi", "sent_at": "2026-12-05T10:00:00+00:00"},
+        {"id": "1", "role": "doctor", "body": "  ", "sent_at": "2026-12-05T10:00:00+00:00"},
+        {"id": "1", "role": "doctor", "body": "hi", "sent_at": "2026-12-05T10:00:00"},  # naive
+    ],
+)
+def test_a_chat_line_from_the_wire_must_be_whole(data: object) -> None:
+    assert ChatLine.from_wire(data) is None
+
+
+def test_a_garbled_offer_does_not_end_the_call_and_chat_waits_for_the_channel() -> None:
+    async def scenario() -> None:
+        room = MemoryRoom()
+        errors: list[str] = []
+        patient = CallSession(
+            role="patient",
+            signalling=room.side("patient"),
+            sources=CallSources(shared(TestPatternTrack(160, 120)), shared(ToneTrack())),
+            events=CallEvents(error=errors.append),
+        )
+        running = [asyncio.ensure_future(patient.run())]
+        await until(lambda: patient.state is CallState.WAITING)
+        early = await patient.send_chat("I am in the waiting room.")  # no channel yet: kept
+        impostor = room.side("doctor")()
+        await impostor.join(media_up=False)
+        await impostor.send({"type": "offer", "sdp_type": "offer"})
+        await impostor.send({"type": "offer", "sdp": "v=0", "sdp_type": "bogus"})
+        await until(lambda: len(errors) == 2)
+        assert patient.state is CallState.CONNECTING
+        await impostor.close()
+        heard: list[ChatLine] = []
+        doctor = CallSession(
+            role="doctor",
+            signalling=room.side("doctor"),
+            sources=CallSources(shared(TestPatternTrack(160, 120)), shared(ToneTrack())),
+            events=CallEvents(chat=heard.append),
+        )
+        running.append(asyncio.ensure_future(doctor.run()))
+        await until(lambda: bool(heard))
+        assert [line.id for line in heard] == [early.id]
+        assert doctor.state is CallState.CONNECTED and patient.state is CallState.CONNECTED
+        await doctor.end()
+        await asyncio.wait_for(asyncio.gather(*running), 10)
+        assert doctor.state is CallState.ENDED and patient.state is CallState.ENDED
+
+    asyncio.run(scenario())
+
+
+async def until(condition: Callable[[], bool], seconds: float = 10.0) -> None:
+    for _ in range(int(seconds / 0.01)):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("timed out")
+
+
+def test_the_chat_line_keeps_its_time_zone_on_the_wire() -> None:
+    line = ChatLine("01", "patient", "hello", datetime.fromisoformat("2026-12-05T10:00:00+05:30"))
+    assert ChatLine.from_wire(line.wire()) == line
