@@ -184,3 +184,19 @@ def test_the_device_check_says_what_there_is_and_what_is_missing(
     assert check.server.endswith("is reachable.")
     offline = precall_check(camera="7", server_url="http://127.0.0.1:9")
     assert "cannot be reached" in offline.server and offline.camera_frame is None
+
+
+def test_clinic_call_check_prints_the_check(
+    pulse_room: PulseRoom, room_microphone: str, tmp_path: Path, live_server: Any, capsys: Any
+) -> None:
+    from desktop.cli import main
+
+    clip = str(make_clip(tmp_path / "camera.mp4", frames=10))
+    settings = ["--data-dir", str(tmp_path), "--camera", clip, "--server-url", live_server.base_url]
+    assert main(["call", "--check", *settings]) == 0
+    printed = capsys.readouterr().out
+    assert f"Cameras: {clip}" in printed and "Camera works: 320×240." in printed
+    assert "Microphone level:" in printed and "is reachable." in printed
+    assert main(["call", "--check", "--camera", "9", "--server-url", "http://127.0.0.1:9"]) == 1
+    assert main(["call"]) == 2
+    assert "clinic call --check" in capsys.readouterr().err

@@ -35,9 +35,10 @@ class PrecallReport:
         if self.camera_frame:
             out.append(f"Camera works: {self.camera_frame[0]}×{self.camera_frame[1]}.")
         if self.microphone_dbfs is not None:
-            level = f"{self.microphone_dbfs:.0f} dBFS"
-            quiet = " (silence: is it muted?)" if self.microphone_dbfs <= SILENT_DBFS else ""
-            out.append(f"Microphone level: {level}{quiet}.")
+            if self.microphone_dbfs <= SILENT_DBFS:
+                out.append("Microphone level: silence (is it muted?).")
+            else:
+                out.append(f"Microphone level: {self.microphone_dbfs:.0f} dBFS.")
         elif self.microphone_problem:
             out.append(self.microphone_problem)
         out.append(self.server)
