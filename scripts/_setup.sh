@@ -3,8 +3,9 @@
 
 QT_PACKAGES=(libgl1 libegl1 libxkbcommon0 libfontconfig1 libfreetype6 libglib2.0-0 libdbus-1-3 fonts-dejavu-core)
 # Calls: Qt Multimedia needs libpulse0 to load; the call tests' microphone and speaker are a
-# PulseAudio null sink (tests/fixtures/pulse.py starts the daemon), heard by PyAV through ALSA's pulse plugin.
-MEDIA_PACKAGES=(libpulse0 pulseaudio pulseaudio-utils libasound2-plugins)
+# PulseAudio null sink (tests/fixtures/pulse.py starts the daemon), heard by PyAV through ALSA's pulse
+# plugin; the screen they share is an Xvfb display.
+MEDIA_PACKAGES=(libpulse0 pulseaudio pulseaudio-utils libasound2-plugins xvfb)
 PYTHON=${PYTHON:-python3}
 
 missing_packages() {

@@ -45,6 +45,7 @@ class Seen:
     stamp: Stamp | None
     screen: bool  # the blue screen-share pattern, not the warm camera pattern
     at_millis: int
+    size: tuple[int, int]
 
 
 @dataclass
@@ -63,7 +64,7 @@ class Received:
         body = pixels[STAMP_HEIGHT::8, ::8]
         screen = float(body[..., 2].mean()) > float(body[..., 0].mean())
         with self.lock:
-            self.frames.append(Seen(read_stamp(pixels), screen, wall_millis()))
+            self.frames.append(Seen(read_stamp(pixels), screen, wall_millis(), (frame.width, frame.height)))
 
     def sound(self, frame: Any) -> None:
         samples = frame.to_ndarray().astype(np.float32).reshape(-1, len(frame.layout.channels))[:, 0]

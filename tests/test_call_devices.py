@@ -22,6 +22,7 @@ from desktop.media.tracks import (
     draw_stamp,
     open_camera,
     open_microphone,
+    open_screen,
     read_stamp,
     shared,
     wall_millis,
@@ -200,3 +201,42 @@ def test_clinic_call_check_prints_the_check(
     assert main(["call", "--check", "--camera", "9", "--server-url", "http://127.0.0.1:9"]) == 1
     assert main(["call"]) == 2
     assert "clinic call --check" in capsys.readouterr().err
+
+
+@pytest.fixture
+def x_display(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A virtual X screen (Xvfb, 640×480) as this process's display: the screen to share."""
+    number = next(n for n in range(90, 200) if not Path(f"/tmp/.X11-unix/X{n}").exists())
+    server = subprocess.Popen(
+        ["Xvfb", f":{number}", "-screen", "0", "640x480x24", "-nolisten", "tcp"], stderr=subprocess.DEVNULL
+    )
+    try:
+        wait_until(lambda: Path(f"/tmp/.X11-unix/X{number}").exists() or server.poll() is not None, 10)
+        assert server.poll() is None, "Xvfb did not start"
+        monkeypatch.setenv("DISPLAY", f":{number}")
+        yield f":{number}"
+    finally:
+        server.kill()
+        server.wait(5)
+
+
+def test_the_screen_is_captured_and_shared_in_place_of_the_camera(
+    telehealth: Telehealth, sides: list[Side], x_display: str
+) -> None:
+    t = telehealth
+    doctor = start(sides, "doctor", t.signalling("doctor"), synthetic(440.0))
+    patient = start(sides, "patient", t.signalling("patient"), synthetic(1000.0))
+    connected(doctor, patient)
+    wait_until(lambda: len(patient.got.counters()) > 10, 10, "the camera's frames")
+    screen = open_screen(fps=10)  # x11grab of the X display
+    try:
+        doctor.on_loop(lambda: doctor.session.start_screen_share(screen.subscribe()))
+        shared_at = wall_millis()
+        wait_until(lambda: len(frames_after(patient, shared_at)) > 10, 10, "the screen")
+        assert frames_after(patient, shared_at)[-1].size == (640, 480)  # the X screen, not the 320×240 camera
+        doctor.on_loop(doctor.session.stop_screen_share)
+        back_at = wall_millis()
+        wait_until(lambda: len(frames_after(patient, back_at)) > 10, 10, "the camera again")
+        assert frames_after(patient, back_at)[-1].size == (320, 240)
+    finally:
+        doctor.on_loop(screen.close)
