@@ -97,3 +97,55 @@ async def until(condition: Callable[[], bool], seconds: float = 10.0) -> None:
 def test_the_chat_line_keeps_its_time_zone_on_the_wire() -> None:
     line = ChatLine("01", "patient", "hello", datetime.fromisoformat("2026-12-05T10:00:00+05:30"))
     assert ChatLine.from_wire(line.wire()) == line
+
+
+class ListChatLog:
+    """A `ChatLog` in memory (the desk's is `desktop.calls.ConsultationChat`, tested with the server)."""
+
+    def __init__(self) -> None:
+        self.saved: list[ChatLine] = []
+
+    def save(self, line: ChatLine) -> None:
+        self.saved.append(line)
+
+    def history(self) -> list[ChatLine]:
+        return list(self.saved)
+
+
+def test_a_patient_app_that_crashed_gets_the_chat_back_from_the_doctor() -> None:
+    async def scenario() -> None:
+        room = MemoryRoom()
+        log = ListChatLog()
+
+        def side(role: str, chat: list[ChatLine], chat_log: ListChatLog | None = None) -> CallSession:
+            return CallSession(
+                role=role,
+                signalling=room.side(role),
+                sources=CallSources(shared(TestPatternTrack(160, 120)), shared(ToneTrack())),
+                events=CallEvents(chat=chat.append),
+                chat_log=chat_log,
+            )
+
+        doctor_saw: list[ChatLine] = []
+        doctor = side("doctor", doctor_saw, log)
+        first: list[ChatLine] = []
+        patient = side("patient", first)
+        running = asyncio.ensure_future(patient.run())
+        calls = [asyncio.ensure_future(doctor.run())]
+        await until(lambda: doctor.state is CallState.CONNECTED and patient.state is CallState.CONNECTED)
+        asked = await doctor.send_chat("Any allergies?")
+        told = await patient.send_chat("Penicillin.")
+        await until(lambda: len(doctor_saw) == 2 and len(first) == 2)
+        running.cancel()  # the kiosk app dies: no bye
+        await asyncio.gather(running, return_exceptions=True)
+        await until(lambda: doctor.state is CallState.RECONNECTING)
+        again: list[ChatLine] = []
+        calls.append(asyncio.ensure_future(side("patient", again).run()))
+        await until(lambda: len(again) == 2)
+        assert [line.id for line in again] == [asked.id, told.id]
+        assert [line.id for line in log.saved] == [asked.id, told.id]  # each stored once
+        assert doctor.negotiations == 2
+        await doctor.end()
+        await asyncio.wait_for(asyncio.gather(*calls), 10)
+
+    asyncio.run(scenario())
