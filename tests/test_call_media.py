@@ -68,7 +68,7 @@ def test_video_audio_and_chat_cross_between_the_doctor_and_the_kiosk(
     assert abs(dominant_frequency(doctor.got.audio_seconds(1.0)) - PATIENT_TONE) < 10
     assert abs(dominant_frequency(patient.got.audio_seconds(1.0)) - DOCTOR_TONE) < 10
     # Stats every second for the quality indicator.
-    wait_until(lambda: any(s.rtt_ms is not None for s in doctor.got.stats), 10, "an RTT")
+    wait_until(lambda: sum(s.rtt_ms is not None for s in doctor.got.stats) >= 2, 10, "RTTs")
     last = doctor.got.stats[-1]
     assert last.fps > 15 and last.bitrate_kbps > 50 and last.loss_pct < 5 and last.quality in ("good", "fair")
     # Chat crosses the data channel both ways; the doctor's desk stores every line (journaled).

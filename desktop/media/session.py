@@ -335,6 +335,8 @@ class CallSession:
                 return
             if pc.connectionState == "connected":
                 self.connected_at = self.connected_at or time.monotonic()
+                self._last_inbound = (time.monotonic(), 0, 0, 0)  # the first second's rates from here
+                self._frames = 0
                 self._set_state(CallState.CONNECTED)
             elif pc.connectionState == "failed" and not self._ended.is_set():
                 self._set_state(CallState.RECONNECTING)
@@ -626,15 +628,12 @@ class CallSession:
                 lost += max(0, stat.packetsLost)
         frames, self._frames = self._frames, 0
         previous, self._last_inbound = self._last_inbound, (now, inbound_bytes, received, lost)
-        if previous is None:
-            bitrate = loss = 0.0
-            fps = float(frames)
-        else:
-            elapsed = max(1e-3, now - previous[0])
-            bitrate = (inbound_bytes - previous[1]) * 8 / 1000 / elapsed
-            got, missed = received - previous[2], lost - previous[3]
-            loss = 100.0 * missed / (got + missed) if got + missed > 0 else 0.0
-            fps = frames / elapsed
+        then, bytes_then, received_then, lost_then = previous or (now, inbound_bytes, received, lost)
+        elapsed = max(1e-3, now - then)
+        bitrate = (inbound_bytes - bytes_then) * 8 / 1000 / elapsed
+        got, missed = received - received_then, lost - lost_then
+        loss = 100.0 * missed / (got + missed) if got + missed > 0 else 0.0
+        fps = frames / elapsed
         return CallStats(
             rtt_ms=max(rtts) if rtts else None,
             loss_pct=loss,
