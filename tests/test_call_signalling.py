@@ -11,8 +11,10 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from desktop.media.signalling import calls_url
+from desktop.media.session import CallState
+from desktop.media.signalling import WebSocketSignalling, calls_url
 from desktop.services import booking
+from tests.call_support import Side
 from tests.fixtures.call import Telehealth, book_telehealth, telehealth  # noqa: F401
 from tests.fixtures.server import device_template, live_server, server_database_url, tomorrow_at  # noqa: F401
 from tests.sync_support import RECEPTION, new_device
@@ -117,3 +119,14 @@ def test_only_an_accepted_telehealth_appointment_has_a_call(
     for appointment_id in (cancelled, in_person):
         assert refusal(join(sockets, telehealth, telehealth.doctor_token, appointment_id))[0] == 4403
         assert refusal(join(sockets, telehealth, telehealth.kiosk.enrolled.token, appointment_id))[0] == 4403
+
+
+def test_a_call_session_refused_ends_and_says_why(telehealth: Telehealth) -> None:
+    url = calls_url(telehealth.server.base_url, telehealth.appointment_id)
+    side = Side("patient", lambda: WebSocketSignalling(url, lambda: "stolen-token"))
+    try:
+        side.done.result(timeout=10)  # run() returns: a refusal is not retried
+        assert side.got.errors == ["refused:4401"]
+        assert side.session.state is CallState.ENDED and side.session.joins == 0
+    finally:
+        side.end()

@@ -136,6 +136,8 @@ class CallEvents:
     audio_frame: Callable[[Any], None] = _ignore  # av.AudioFrame, decoded
     consent: Callable[[str, bool], None] = _ignore  # (role, given): either side's recording consent
     recording: Callable[[Path | None], None] = _ignore  # the file, or None when it stops
+    # `refused:4401|4403` (the call ends), `signalling_lost` (rejoining), `offer:...` / `answer:...`
+    # (a description from the other side that could not be applied).
     error: Callable[[str], None] = _ignore
 
 
@@ -236,7 +238,7 @@ class CallSession:
             await self._stop_recording()
             await self._close_peer()
             if self._signalling is not None:
-                with contextlib.suppress(Exception):
+                with contextlib.suppress(OSError):
                     await self._signalling.close()
 
     async def end(self) -> None:
@@ -247,7 +249,7 @@ class CallSession:
         if self._signalling is not None:
             with contextlib.suppress(SignallingLost, SignallingRefused, OSError):
                 await asyncio.wait_for(self._signalling.send({"type": "bye"}), 2.0)
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(OSError):
                 await self._signalling.close()
 
     async def _signalling_until_ended(self) -> None:
@@ -268,9 +270,10 @@ class CallSession:
             except SignallingLost:
                 if self._ended.is_set():
                     break
-                with contextlib.suppress(Exception):
+                with contextlib.suppress(OSError):
                     await self._signalling.close()
-                if not self._media_up():
+                self.events.error("signalling_lost")
+                if self.joins and not self._media_up():
                     self._set_state(CallState.RECONNECTING)
                 delay = REJOIN_DELAYS_S[min(attempt, len(REJOIN_DELAYS_S) - 1)]
                 attempt += 1
