@@ -99,12 +99,14 @@ def test_the_microphone_captures_the_room_and_the_far_side_hears_it(
 def test_received_audio_is_played_through_qt_into_the_speaker(
     telehealth: Telehealth, sides: list[Side], pulse_room: PulseRoom, qtbot: Any
 ) -> None:
-    from desktop.media.qt_sink import AudioOut, FrameBridge, find_output
+    from desktop.media.qt_sink import AudioOut, FrameBridge, audio_devices, find_output
 
     t = telehealth
     bridge = FrameBridge()
     speaker = find_output(pulse_room.sink)
     assert speaker.description() == pulse_room.sink_description  # Qt lists the room's sink
+    microphones, speakers = audio_devices()  # the device check's lister where there is no pactl
+    assert pulse_room.sink_description in speakers and f"ClinicMic{pulse_room.sink[-8:]}" in microphones
     out = AudioOut(speaker)
     bridge.audio.connect(out.play)
     images: list[Any] = []

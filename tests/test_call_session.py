@@ -145,6 +145,9 @@ def test_a_patient_app_that_crashed_gets_the_chat_back_from_the_doctor() -> None
         assert [line.id for line in again] == [asked.id, told.id]
         assert [line.id for line in log.saved] == [asked.id, told.id]  # each stored once
         assert doctor.negotiations == 2
+        restarted = side("doctor", [], log)  # the desk app restarted: its stored chat shown again
+        restarted.load_history()
+        assert [line.id for line in restarted.chat_lines] == [asked.id, told.id]
         await doctor.end()
         await asyncio.wait_for(asyncio.gather(*calls), 10)
 

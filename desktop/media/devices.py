@@ -4,7 +4,7 @@ said plainly. With no camera and no microphone a call still goes on, receive-onl
 Cameras are found by OpenCV (device nodes on Linux, the first indices elsewhere, and the camera
 setting itself, which may be a file or a URL). Audio devices are listed by `pactl` where
 PulseAudio or PipeWire runs (Linux); elsewhere the caller passes a lister (the app passes Qt
-Multimedia's, from `desktop.media.qt_sink`).
+Multimedia's, `desktop.media.qt_sink.audio_devices`).
 """
 
 from __future__ import annotations

@@ -42,17 +42,15 @@ class FrameBridge(QObject):
             self.audio.emit(bytes(out.planes[0])[: out.samples * 4])
 
 
-def audio_outputs() -> list[QAudioDevice]:
-    return list(QMediaDevices.audioOutputs())
-
-
-def audio_inputs() -> list[QAudioDevice]:
-    return list(QMediaDevices.audioInputs())
+def audio_devices() -> tuple[list[str], list[str]]:
+    """(microphones, speakers) as Qt Multimedia sees them: the device check's lister on any OS."""
+    inputs = [device.description() for device in QMediaDevices.audioInputs()]
+    return inputs, [device.description() for device in QMediaDevices.audioOutputs()]
 
 
 def find_output(name: str = "") -> QAudioDevice:
     """The output whose id or description is `name`, else the system's default output."""
-    for device in audio_outputs():
+    for device in QMediaDevices.audioOutputs():
         if name and name in (bytes(device.id().data()).decode(errors="replace"), device.description()):
             return device
     return QMediaDevices.defaultAudioOutput()
