@@ -12,7 +12,17 @@ import pytest
 
 from desktop.media.session import CallEvents, CallSession, CallSources, CallState, ChatLine, ice_servers
 from desktop.media.signalling import MemoryRoom
-from desktop.media.tracks import TestPatternTrack, ToneTrack, draw_stamp, read_stamp, shared
+from desktop.media.tracks import (
+    AvInput,
+    TestPatternTrack,
+    ToneTrack,
+    camera_source,
+    draw_stamp,
+    microphone_input,
+    read_stamp,
+    screen_input,
+    shared,
+)
 
 
 def test_the_stamp_reads_back_and_a_damaged_one_is_refused() -> None:
@@ -152,3 +162,13 @@ def test_a_patient_app_that_crashed_gets_the_chat_back_from_the_doctor() -> None
         await asyncio.wait_for(asyncio.gather(*calls), 10)
 
     asyncio.run(scenario())
+
+
+def test_each_os_opens_its_own_capture_devices() -> None:
+    assert microphone_input("", "darwin") == AvInput(":0", "avfoundation", {})
+    assert microphone_input("Headset", "win32") == AvInput("audio=Headset", "dshow", {})
+    assert microphone_input("", "linux").format == "alsa"  # ALSA's pulse device: PulseAudio/PipeWire
+    assert screen_input("darwin", fps=10).format == "avfoundation"
+    assert screen_input("win32", fps=10) == AvInput("desktop", "gdigrab", {"framerate": "10"})
+    assert camera_source("0") == 0 and camera_source("/dev/video2") == "/dev/video2"
+    assert camera_source(" rtsp://cam.local/stream ") == "rtsp://cam.local/stream"
