@@ -52,6 +52,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "sync": ("desktop.sync.cli", "Sync with the clinic's server."),
     "server": ("server_stub.cli", "Run the central sync server and administer it."),
+    "call": (
+        "desktop.commands.call",
+        "Video consultations: `--check` tests the camera, microphone, speakers and server.",
+    ),
 }
 
 

@@ -68,6 +68,18 @@ class Settings(BaseSettings):
         description="What this machine is: kiosk, desk (a clinician's room) or board (waiting-room display).",
     )
     log_level: LogLevel = Field(default="WARNING", description="DEBUG, INFO, WARNING, ERROR or CRITICAL.")
+    camera: str = Field(
+        default="0", description="Camera for calls: an index (0), a device path or a URL (rtsp://, http://)."
+    )
+    microphone: str = Field(
+        default="", description="Microphone for calls, as the OS names it (empty: the default)."
+    )
+    speaker: str = Field(default="", description="Speaker for calls, as the OS names it (empty: default).")
+    ice_servers: str = Field(
+        default="",
+        description="STUN/TURN servers for calls, comma-separated, e.g. turn:user:secret@turn.example:3478 "
+        "(none: the clinic's network only; an unreachable STUN server delays each call by 5 s).",
+    )
 
     @field_validator("data_dir")
     @classmethod

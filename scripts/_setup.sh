@@ -2,10 +2,11 @@
 # offscreen, a .venv, and the project installed into it. Safe to run again: it skips what is done.
 
 QT_PACKAGES=(libgl1 libegl1 libxkbcommon0 libfontconfig1 libfreetype6 libglib2.0-0 libdbus-1-3 fonts-dejavu-core)
-# The board's chime and voice: Qt Multimedia needs libpulse0 to load; the tests play the chime
-# into a PulseAudio null sink and record it back (pulseaudio-utils: pactl, parec); speech goes
-# through speech-dispatcher and espeak-ng on a real board (the tests use Qt's mock engine).
-AUDIO_PACKAGES=(libpulse0 pulseaudio pulseaudio-utils libasound2-plugins speech-dispatcher espeak-ng)
+# Sound, speech and calls: Qt Multimedia needs libpulse0 to load; the tests' speaker and microphone
+# are a PulseAudio null sink (pactl, parec from pulseaudio-utils), heard by PyAV through ALSA's pulse
+# plugin; speech goes through speech-dispatcher and espeak-ng on a real board (the tests use Qt's
+# mock engine); the screen a call shares in the tests is an Xvfb display.
+AUDIO_PACKAGES=(libpulse0 pulseaudio pulseaudio-utils libasound2-plugins speech-dispatcher espeak-ng xvfb)
 PYTHON=${PYTHON:-python3}
 
 missing_packages() {

@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Engine
 
 from desktop.domain.clock import HybridLogicalClock
 from server_stub import access
+from server_stub.calls import CallRooms
 from server_stub.errors import ApiError
 from server_stub.pushes import PushQueue
 
@@ -40,6 +41,7 @@ class ServerState:
     # Write transactions wait here, on the event loop, before they begin (see write_turn).
     write_turns: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(1))
     pushes: PushQueue = field(default_factory=PushQueue)
+    calls: CallRooms = field(default_factory=CallRooms)  # signalling rooms (routes/calls.py)
 
 
 async def server_state(request: Request) -> ServerState:  # async: no worker thread for an attribute

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -136,9 +138,19 @@ def complete(uow: UnitOfWork, *, actor: Actor, consultation_id: str) -> Consulta
 
 
 def add_chat_message(
-    uow: UnitOfWork, *, actor: Actor, consultation_id: str, body: str, sender_role: str
+    uow: UnitOfWork,
+    *,
+    actor: Actor,
+    consultation_id: str,
+    body: str,
+    sender_role: str,
+    message_id: str | None = None,
+    sent_at: datetime | None = None,
 ) -> ChatMessageRecord:
-    """Store one chat line of a call (it is also sent over the data channel by the media layer)."""
+    """Store one chat line of a call (it is also sent over the data channel by the media layer).
+
+    `message_id` and `sent_at`: the line as its sender made it, so both ends of the call name it
+    the same way."""
     require(actor.role, "chat.write")
     if sender_role not in ("doctor", "patient"):
         raise InvalidInput("The sender is the doctor or the patient.", field="sender_role")
@@ -152,12 +164,13 @@ def add_chat_message(
     consultation = get(uow.session, Consultation, consultation_id)
     row = uow.add(
         ChatMessage(
+            id=message_id,
             clinic_id=consultation.clinic_id,
             consultation_id=consultation.id,
             sender_role=sender_role,
             sender_id=actor.user_id,
             body=body,
-            sent_at=uow.now(),
+            sent_at=sent_at or uow.now(),
         ),
         action="chat",
     )
