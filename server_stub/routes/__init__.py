@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from server_stub.routes import auth, conflicts, devices, health, sync
+from server_stub.routes import auth, conflicts, devices, health, live, sync
 
-ROUTERS = (health.router, devices.router, auth.router, sync.router, conflicts.router)
+ROUTERS = (health.router, devices.router, auth.router, sync.router, live.router, conflicts.router)
