@@ -6,7 +6,8 @@ route calls `changed(clinic_id)`. The hub then reads the clinic's newest change-
 kind of device (one query, whatever the number of devices; changes that come while it runs are
 folded into one more query) and wakes the clinic's connections whose kind has something new: each
 sends `{"seq": n}`, the newest it knows when it gets to send, so a burst reaches a slow device as one
-notice. No device is ever polled for, and nothing is read per device.
+notice. No device is ever polled for, and nothing is read per device; while pushes keep coming, a
+clinic is read at most every COALESCE_S.
 
 Several server processes on one PostgreSQL database: the process that committed also sends the
 seqs with `NOTIFY` (`PostgresRelay`), and every process LISTENs on one connection of its own and
@@ -47,6 +48,9 @@ CHANNEL = "clinicdesk_live"
 RECHECK_EVERY_S = 300.0  # connected devices' tokens are checked again (revoked, expired session)
 RELAY_BACKOFF_INITIAL_S = 0.5
 RELAY_BACKOFF_CAP_S = 30.0
+# Under a steady stream of pushes a clinic is read again at most this often (the first change after
+# a quiet spell is read at once): ~20 queries a second at most, not one per group commit.
+COALESCE_S = 0.05
 Seqs = dict[str, int]  # kind -> the clinic's newest change-log seq that kind may pull
 
 
@@ -173,6 +177,7 @@ class LiveHub:
                     await self._relay.announce(clinic_id, seqs)
                 if clinic_id not in self._again:
                     break
+                await asyncio.sleep(COALESCE_S)
         except Exception:  # the database is away: devices still sync on their timers
             log.warning("could not read the newest changes of clinic %s", clinic_id, exc_info=True)
         finally:

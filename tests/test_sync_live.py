@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import requests
 from starlette.types import ASGIApp, Receive, Scope, Send
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
 from desktop.services import queue
@@ -27,6 +27,8 @@ from desktop.sync.errors import AuthFailed
 from desktop.sync.live import open_live
 from desktop.sync.protocol import LIVE_PATH, LiveNotice
 from desktop.sync.worker import SyncWorker
+from server_stub import admin
+from server_stub import live as live_hub
 from server_stub.app import create_app
 from server_stub.background import serving_app
 from tests.fixtures.desk import desk, server  # noqa: F401
@@ -202,6 +204,22 @@ def test_devices_hear_only_their_own_clinic_and_a_board_only_what_it_may_pull(
         assert notices(theirs, 0.3) == []
     elsewhere.client.close()
     elsewhere.store.close()
+
+
+def test_a_revoked_device_stops_hearing_its_clinic(
+    server: LiveServer, desk: Device, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(live_hub, "RECHECK_EVERY_S", 0.2)  # read by a server started after this
+    with serving_app(create_app(server.database_url, run_migrations=False)) as url:
+        connection = listen(url, desk.enrolled.token)
+        assert len(notices(connection, 0.5)) == 1
+        with server.admin() as a:
+            admin.revoke_device(a, device_id=desk.enrolled.device_id)
+        with pytest.raises(ConnectionClosed):
+            connection.recv(timeout=2.0)
+        assert connection.close_code == 1008
+        with pytest.raises(AuthFailed, match="revoked"):
+            listen(url, desk.enrolled.token)
 
 
 # -- the channel down ----------------------------------------------------------------------------
