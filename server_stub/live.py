@@ -45,6 +45,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 KINDS: tuple[str, ...] = get_args(DeviceKind)
 CHANNEL = "clinicdesk_live"
+# Close codes: the token no longer works (the device waits long before trying again); the server
+# is stopping (it tries again soon, as after any lost connection).
+POLICY_VIOLATION = 1008
+SERVICE_RESTART = 1012
 RECHECK_EVERY_S = 300.0  # connected devices' tokens are checked again (revoked, expired session)
 RELAY_BACKOFF_INITIAL_S = 0.5
 RELAY_BACKOFF_CAP_S = 30.0
@@ -61,7 +65,7 @@ class Listener:
     caller: access.Caller
     token: str
     told: int = -1  # the seq last sent
-    refused: str | None = None  # why it must go: its token no longer works
+    closing: tuple[int, str] | None = None  # it must go: the close code and reason to send
     wake: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
@@ -118,7 +122,7 @@ class LiveHub:
         self._tasks.clear()
         for listeners in self._listeners.values():
             for listener in listeners:
-                listener.refused = "The server is stopping."
+                listener.closing = (SERVICE_RESTART, "The server is stopping.")
                 listener.wake.set()
 
     # -- devices ---------------------------------------------------------------------------------
@@ -214,7 +218,7 @@ class LiveHub:
                 continue
             for listener, answer in zip(listeners, answers, strict=True):
                 if isinstance(answer, access.Unauthorised):
-                    listener.refused = answer.message
+                    listener.closing = (POLICY_VIOLATION, answer.message)
                     listener.wake.set()
 
     def _authenticate(self, tokens: list[str]) -> list[access.Caller | access.Unauthorised]:

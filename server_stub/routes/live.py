@@ -25,7 +25,6 @@ from server_stub.live import Listener
 from server_stub.middleware import ProtocolGate
 
 router = APIRouter(prefix="/sync", tags=["sync"])
-POLICY_VIOLATION = 1008
 
 
 @router.websocket("/live")
@@ -64,8 +63,10 @@ async def _tell(
         listener.wake.clear()
         if gone.done():
             return
-        if listener.refused is not None:
-            await websocket.close(POLICY_VIOLATION, listener.refused[:120])
+        if listener.closing is not None:
+            code, reason = listener.closing
+            # A close frame's reason is 123 bytes at most.
+            await websocket.close(code, reason.encode()[:120].decode(errors="ignore"))
             return
         seq = state.live.seq_for(listener)
         if seq > listener.told:
