@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import requests
+from sqlalchemy import create_engine, text
 from starlette.types import ASGIApp, Receive, Scope, Send
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
@@ -336,3 +337,25 @@ def test_a_push_to_one_server_process_wakes_a_device_of_another(
         for n in range(3):  # desk -> the test's server process; the other desk listens to the second
             patient_id = change_and_push(desk, f"Far Away {chr(65 + n)}")
             arrives_within(other, patient_id, WITHIN_S)
+
+
+def test_a_lost_listen_connection_is_made_again(
+    server: LiveServer, desk: Device, other: Device, tmp_path: Path
+) -> None:
+    if server.engine.dialect.name != "postgresql":
+        pytest.skip("LISTEN/NOTIFY between server processes")
+    with server_process(server.database_url, tmp_path) as second, running(worker_for(other, second)):
+        # What a PostgreSQL restart or a network drop does to every process's LISTEN connection.
+        killer = create_engine(server.engine.url)
+        with killer.begin() as conn:
+            ended = conn.execute(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND query LIKE 'LISTEN %'"
+                )
+            ).scalar()
+        killer.dispose()
+        assert ended == 2  # one per server process
+        time.sleep(1.5)  # the relays connect again within RELAY_BACKOFF_INITIAL_S
+        patient_id = change_and_push(desk, "After The Drop")
+        arrives_within(other, patient_id, WITHIN_S)
