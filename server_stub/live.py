@@ -29,8 +29,9 @@ from functools import cache
 from typing import TYPE_CHECKING, Any, get_args
 
 import orjson
-from sqlalchemy import Engine, Select, bindparam, select, text
+from sqlalchemy import Connection, Engine, Select, bindparam, create_engine, select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from starlette.concurrency import run_in_threadpool
 
 from desktop.sync.protocol import HIDDEN, DeviceKind, Entity
@@ -88,12 +89,11 @@ def _newest_query() -> Select[Any]:
     return select(*columns)
 
 
-def newest_seqs(engine: Engine, clinic_id: str, known: Seqs | None) -> Seqs:
+def newest_seqs(conn: Connection, clinic_id: str, known: Seqs | None) -> Seqs:
     """The clinic's newest seq per kind; only entries after the newest `known` are read (the rest
     of `known` stays as it was)."""
     since = max(known.values()) if known else 0
-    with engine.connect() as conn:
-        row = conn.execute(_newest_query(), {"b_clinic": clinic_id, "b_since": since}).one()
+    row = conn.execute(_newest_query(), {"b_clinic": clinic_id, "b_since": since}).one()
     before = known or {}
     return {kind: row[at] if row[at] is not None else before.get(kind, 0) for at, kind in enumerate(KINDS)}
 
@@ -105,12 +105,17 @@ class LiveHub:
         self._refreshing: dict[str, asyncio.Task[None]] = {}
         self._again: set[str] = set()  # clinics changed while their refresh ran
         self._state: ServerState | None = None
+        self._engine: Engine | None = None  # PostgreSQL: the hub's own (the requests' pool on SQLite)
         self._relay: PostgresRelay | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self, state: ServerState) -> None:
         self._state = state
         if state.engine.dialect.name == "postgresql":
+            # Connections of its own, apart from the requests' pool: after PostgreSQL restarts, the
+            # hub's reads must not be the ones that find the pool's dead connections (the request
+            # that does answers 503, which devices retry; docs/server.md).
+            self._engine = create_engine(state.engine.url, pool_size=1, max_overflow=2)
             self._relay = PostgresRelay(self, state)
             self._tasks.append(asyncio.create_task(self._relay.run(), name="live-relay"))
         self._tasks.append(asyncio.create_task(self._recheck_tokens(), name="live-recheck"))
@@ -120,6 +125,8 @@ class LiveHub:
             task.cancel()
         await asyncio.gather(*self._tasks, *self._refreshing.values(), return_exceptions=True)
         self._tasks.clear()
+        if self._engine is not None:
+            self._engine.dispose()
         for listeners in self._listeners.values():
             for listener in listeners:
                 listener.closing = (SERVICE_RESTART, "The server is stopping.")
@@ -175,10 +182,8 @@ class LiveHub:
             while True:
                 self._again.discard(clinic_id)
                 known = self._newest.get(clinic_id)
-                seqs = await run_in_threadpool(newest_seqs, self._state.read_engine, clinic_id, known)
+                seqs = await run_in_threadpool(self._read_and_announce, clinic_id, known)
                 self.deliver(clinic_id, seqs)
-                if self._relay is not None:
-                    await self._relay.announce(clinic_id, seqs)
                 if clinic_id not in self._again:
                     break
                 await asyncio.sleep(COALESCE_S)
@@ -221,10 +226,31 @@ class LiveHub:
                     listener.closing = (POLICY_VIOLATION, answer.message)
                     listener.wake.set()
 
+    def _read_and_announce(self, clinic_id: str, known: Seqs | None) -> Seqs:
+        """The clinic's newest seqs; on PostgreSQL sent to the other processes in the same
+        transaction (NOTIFY is delivered at its commit). A connection found dead is replaced once."""
+        try:
+            return self._read_once(clinic_id, known)
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+            return self._read_once(clinic_id, known)  # on a new connection
+
+    def _read_once(self, clinic_id: str, known: Seqs | None) -> Seqs:
+        with self._connect() as conn, conn.begin():
+            seqs = newest_seqs(conn, clinic_id, known)
+            if self._relay is not None:
+                self._relay.announce(conn, clinic_id, seqs)
+        return seqs
+
     def _authenticate(self, tokens: list[str]) -> list[access.Caller | access.Unauthorised]:
         assert self._state is not None
-        with self._state.read_engine.connect() as conn, conn.begin():
+        with self._connect() as conn, conn.begin():
             return access.authenticate_all(conn, list(tokens), now=self._state.now())
+
+    def _connect(self) -> Connection:
+        assert self._state is not None, "the hub is not started"
+        return (self._engine or self._state.read_engine).connect()
 
 
 class PostgresRelay:
@@ -270,11 +296,10 @@ class PostgresRelay:
                 continue
             self.hub.deliver(clinic_id, seqs)
 
-    async def announce(self, clinic_id: str, seqs: Seqs) -> None:
+    def announce(self, conn: Connection, clinic_id: str, seqs: Seqs) -> None:
+        """NOTIFY the other processes, when `conn`'s transaction commits."""
         payload = orjson.dumps({"o": self.origin, "c": clinic_id, "s": seqs}).decode()
-        await run_in_threadpool(_notify, self.state.engine, payload)
+        conn.execute(_NOTIFY, {"channel": CHANNEL, "payload": payload})
 
 
-def _notify(engine: Engine, payload: str) -> None:
-    with engine.begin() as conn:
-        conn.execute(text("SELECT pg_notify(:channel, :payload)"), {"channel": CHANNEL, "payload": payload})
+_NOTIFY = text("SELECT pg_notify(:channel, :payload)")
