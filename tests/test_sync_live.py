@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,7 +18,7 @@ from typing import Any
 
 import pytest
 import requests
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, func, select, text
 from starlette.types import ASGIApp, Receive, Scope, Send
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
@@ -32,12 +33,16 @@ from server_stub import admin
 from server_stub import live as live_hub
 from server_stub.app import create_app
 from server_stub.background import serving_app
+from server_stub.models import ChangeLog
 from tests.fixtures.desk import desk, server  # noqa: F401
 from tests.fixtures.proxy import ChaosProxy
 from tests.fixtures.server import (  # noqa: F401  (fixtures, used through `server` and the `desk`)
+    Enrolled,
     LiveServer,
     device_template,
     live_server,
+    patient_op,
+    push,
     server_database_url,
 )
 from tests.sync_support import (
@@ -221,6 +226,32 @@ def test_a_revoked_device_stops_hearing_its_clinic(
         assert connection.close_code == 1008
         with pytest.raises(AuthFailed, match="revoked"):
             listen(url, desk.enrolled.token)
+
+
+def test_a_burst_of_changes_is_told_in_few_notices_ending_at_the_newest(
+    server: LiveServer, desk: Device
+) -> None:
+    clinic = desk.enrolled.clinic_id
+    pushers = [server.enroll(clinic, "kiosk", name=f"Kiosk {n}") for n in range(3)]
+    per_pusher = 10
+    with listen(server.base_url, desk.enrolled.token) as connection:
+        assert len(notices(connection, 0.5)) == 1
+
+        def burst(kiosk: Enrolled) -> None:
+            for n in range(per_pusher):
+                op = patient_op(clinic, full_name=f"Burst {kiosk.letter} {chr(65 + n)}")
+                assert push(server, kiosk, [op])["results"][0]["status"] == "applied"
+
+        threads = [threading.Thread(target=burst, args=(kiosk,)) for kiosk in pushers]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+        heard = notices(connection, WITHIN_S)
+    with server.engine.connect() as conn:
+        newest = conn.scalar(select(func.max(ChangeLog.seq)).where(ChangeLog.clinic_id == clinic))
+    assert heard == sorted(heard) and heard[-1] == newest
+    assert len(heard) < len(pushers) * per_pusher  # coalesced, yet nothing newer left untold
 
 
 # -- the channel down ----------------------------------------------------------------------------
