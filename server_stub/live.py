@@ -158,9 +158,6 @@ class LiveHub:
     def seq_for(self, listener: Listener) -> int:
         return self._newest.get(listener.clinic_id, {}).get(listener.caller.kind, 0)
 
-    def connected(self) -> int:
-        return sum(len(listeners) for listeners in self._listeners.values())
-
     # -- changes ---------------------------------------------------------------------------------
 
     def changed(self, clinic_id: str) -> None:
