@@ -24,7 +24,7 @@ only the channel can bring a change sooner.
   devices ping every 20 s). Then one change in each clinic: the time until all 25 devices of that
   clinic have their notice (`live_fanout_p95_ms_300`, 12 changes × 25 devices).
 
-`--quick`: 20 changes (full 60), an idle window of 10 s (full 60), SQLite and PostgreSQL.
+`--quick`: 15 changes (full 60), an idle window of 6 s (full 60), SQLite and PostgreSQL.
 The device-side pieces (`listening_devices`, `PullWatch`, `measure_changes`) are meant to be
 reused by bench/ui.py, which measures the same path to the board's model.
 """
@@ -88,7 +88,7 @@ class Sizes:
     idle_s: float
 
 
-QUICK = Sizes(changes=20, idle_s=10.0)
+QUICK = Sizes(changes=15, idle_s=6.0)
 FULL = Sizes(changes=60, idle_s=60.0)
 
 
@@ -440,7 +440,7 @@ def _met(value: float, op: str, target: float) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="20 changes and a 10 s idle window (< 1 min)")
+    parser.add_argument("--quick", action="store_true", help="15 changes and a 6 s idle window (< 1 min)")
     parser.add_argument("--json", action="store_true", help="print only one JSON object on stdout")
     parser.add_argument(
         "--postgres-url", default=DEFAULT_POSTGRES, help=f"a PostgreSQL server (default {DEFAULT_POSTGRES})"
