@@ -254,6 +254,22 @@ def test_a_burst_of_changes_is_told_in_few_notices_ending_at_the_newest(
     assert len(heard) < len(pushers) * per_pusher  # coalesced, yet nothing newer left untold
 
 
+def test_a_resolved_conflict_is_told_too(server: LiveServer, desk: Device) -> None:
+    clinic = desk.enrolled.clinic_id
+    twins = [patient_op(clinic, full_name="Mira Twin", birth_date="1990-02-03") for _ in range(2)]
+    answers = push(server, desk.enrolled, twins)["results"]
+    conflict_id = answers[1]["conflict_id"]  # a probable duplicate, for a clinician to review
+    assert conflict_id
+    _, username = server.add_user(clinic, "doctor")
+    doctor = server.user_session(desk.enrolled, username)
+    with listen(server.base_url, desk.enrolled.token) as connection:
+        (before,) = notices(connection, 0.5)
+        url = server.url(f"/v1/conflicts/{conflict_id}/resolve")
+        assert doctor.post(url, json={"choice": "dismiss"}).status_code == 200
+        heard = notices(connection, WITHIN_S)
+    assert heard and heard[-1] > before
+
+
 # -- the channel down ----------------------------------------------------------------------------
 
 
