@@ -320,6 +320,18 @@ def test_a_cut_connection_falls_back_to_the_timer_and_comes_back(
             arrives_within(other, patient_id, WITHIN_S)
 
 
+def test_a_silent_network_drop_is_found_by_the_pings(server: LiveServer, desk: Device, other: Device) -> None:
+    proxy = ChaosProxy("127.0.0.1", int(server.base_url.rsplit(":", 1)[1]), stall_s=3.0)
+    with proxy, running(worker_for(other, proxy.base_url, live_ping=0.3)) as worker:
+        proxy.fates = {"stall": 1}  # every answer held back: to the device, the line went dead
+        proxy.misbehave(1.0)
+        wait_for(lambda: not worker.status().live, timeout=5)
+        proxy.heal()
+        wait_for(lambda: worker.status().live, timeout=10)
+        patient_id = change_and_push(desk, "Quiet Quentin")
+        arrives_within(other, patient_id, WITHIN_S)
+
+
 def test_devices_reconnect_after_the_server_restarts(server: LiveServer, desk: Device, other: Device) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"

@@ -83,6 +83,7 @@ class SyncWorker:
         live: bool = True,
         live_backoff_initial: float = 1.0,
         live_backoff_cap: float = 60.0,
+        live_ping: float = 20.0,
     ):
         self.store = store
         self.client_factory = client_factory
@@ -108,6 +109,8 @@ class SyncWorker:
         self._engine: SyncEngine | None = None
         self.last_report: SyncReport | None = None
         self._wanted: float | None = None  # the newest seq the live channel told of, not yet checked
+        # A ping every `live_ping` seconds, answered within as long, or the channel is deemed lost.
+        self.live_ping = live_ping
         self._live = (
             LiveListener(
                 self._open_live,
@@ -306,7 +309,7 @@ class SyncWorker:
         if client is None:
             raise AuthFailed("This device is not enrolled with a server.")
         try:
-            return open_live(client)
+            return open_live(client, ping_interval=self.live_ping, ping_timeout=self.live_ping)
         finally:
             client.close()
 
