@@ -107,7 +107,8 @@ def arrives_within(device: Device, patient_id: str, seconds: float) -> float:
     return time.monotonic() - started
 
 
-def listen(server_url: str, token: str, **headers: str) -> ClientConnection:
+def listen(server_url: str, token: str) -> ClientConnection:
+    """A raw live connection with this token, as a device opens it."""
     client = SyncClient(server_url, token_provider=lambda: token)
     try:
         return open_live(client)
