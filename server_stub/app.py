@@ -76,11 +76,13 @@ def create_app(
             session_ttl=session_ttl,
             write_turns=asyncio.Semaphore(1 if sqlite else WRITERS_AT_ONCE_POSTGRES),
         )
+        await app.state.server.live.start(app.state.server)
         if freeze_heap:
             freeze_start_up_heap()
         try:
             yield
         finally:
+            await app.state.server.live.stop()
             if checkpointer:
                 checkpointer.stop()
             for each in {engine, read_engine}:

@@ -21,6 +21,7 @@ from desktop.domain.clock import HybridLogicalClock
 from server_stub import access
 from server_stub.calls import CallRooms
 from server_stub.errors import ApiError
+from server_stub.live import LiveHub
 from server_stub.pushes import PushQueue
 
 # Fewer than the worker threads (anyio's default is 40), so that a writer holding its clinic's lock
@@ -42,6 +43,7 @@ class ServerState:
     write_turns: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(1))
     pushes: PushQueue = field(default_factory=PushQueue)
     calls: CallRooms = field(default_factory=CallRooms)  # signalling rooms (routes/calls.py)
+    live: LiveHub = field(default_factory=LiveHub)  # WS /v1/sync/live: who to tell of changes
 
 
 async def server_state(request: Request) -> ServerState:  # async: no worker thread for an attribute

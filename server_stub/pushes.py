@@ -79,6 +79,7 @@ class PushQueue:
                         outcomes = await run_in_threadpool(apply_batch, state, clinic_id, batch)
                 except Exception as exc:
                     outcomes = [exc] * len(batch)
+                state.live.changed(clinic_id)  # committed: wake the clinic's devices (live.py)
                 for waiting, outcome in zip(batch, outcomes, strict=True):
                     if waiting.answer.done():  # the request was cancelled: its client has gone
                         continue

@@ -158,7 +158,8 @@ def _sync_forever(store: LocalStore, url: str, credentials: Credentials) -> int:
 
     def show(status: SyncStatus) -> None:
         if not status.syncing:
-            line = f"[{status.state}] pending {status.pending}, open conflicts {status.open_conflicts}"
+            state = f"{status.state}, live" if status.live else status.state  # live: sync.md
+            line = f"[{state}] pending {status.pending}, open conflicts {status.open_conflicts}"
             print(line + (f" — {english(status.last_error)}" if status.last_error else ""), flush=True)
 
     worker = SyncWorker(store, factory)

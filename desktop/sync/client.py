@@ -161,6 +161,13 @@ class SyncClient:
             raise ServerError("The server sent an unreadable answer.")
         return answer
 
+    def auth_headers(self) -> dict[str, str]:
+        """What a call of this client sends to say who it is (the live channel's handshake sends it too)."""
+        token = self._token_provider()
+        if not token:
+            raise AuthFailed("This device has no server credentials. Enrol it with `clinic enroll`.")
+        return {PROTOCOL_HEADER: str(PROTOCOL_VERSION), "Authorization": f"Bearer {token}"}
+
     def close(self) -> None:
         self._session.close()
         self._once.close()
@@ -205,10 +212,7 @@ class SyncClient:
     ) -> requests.Response:
         headers: dict[str, str] = {}
         if auth:
-            token = self._token_provider()
-            if not token:
-                raise AuthFailed("This device has no server credentials. Enrol it with `clinic enroll`.")
-            headers["Authorization"] = f"Bearer {token}"
+            headers["Authorization"] = self.auth_headers()["Authorization"]
         data: bytes | None = None
         if body is not None:
             data = body.model_dump_json().encode()
@@ -250,8 +254,12 @@ def _parsed(model: type[M], response: requests.Response, problem: str) -> M:
 
 
 def _error_for(response: requests.Response) -> SyncError:
-    status = response.status_code
     detail, field = _detail(response)
+    return error_for_status(response.status_code, detail, field)
+
+
+def error_for_status(status: int, detail: str | None, field: str | None = None) -> SyncError:
+    """The typed error of an HTTP error status and the server's `{"detail", "field"}`."""
     if status == 401:
         return AuthFailed(
             detail or "The server no longer accepts this device's credentials: re-enrol it or sign in again."
@@ -268,11 +276,15 @@ def _error_for(response: requests.Response) -> SyncError:
 
 
 def _detail(response: requests.Response) -> tuple[str | None, str | None]:
-    """The server's `{"detail", "field"}`; FastAPI's own 422 lists errors instead of one detail."""
     try:
         body = response.json()
     except ValueError:
         return None, None
+    return detail_of(body)
+
+
+def detail_of(body: Any) -> tuple[str | None, str | None]:
+    """The server's `{"detail", "field"}`; FastAPI's own 422 lists errors instead of one detail."""
     if not isinstance(body, dict):
         return None, None
     detail, field = body.get("detail"), body.get("field")

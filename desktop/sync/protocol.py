@@ -15,6 +15,7 @@ MAX_BODY_BYTES = 8 * 1024 * 1024
 MAX_PULL_LIMIT = 5000
 DEFAULT_PULL_LIMIT = 1000
 CLOCK_SKEW_WARNING_MS = 5 * 60 * 1000
+LIVE_PATH = "/v1/sync/live"  # the websocket that tells devices to pull (docs/sync.md, "Live updates")
 
 ID_PATTERN = r"^[0-9a-fA-F-]{32,36}$"
 HLC_PATTERN = r"^\d{13}-\d{4}-[0-9a-fA-F-]{1,36}$"
@@ -140,3 +141,11 @@ class Health(Strict):
 class ErrorBody(Strict):
     detail: str
     field: str | None = None
+
+
+class LiveNotice(Strict):
+    """What the live channel sends a device: the newest seq of its clinic's change log that this
+    kind of device may pull. Sent on connecting and after changes; a device whose pull cursor is at
+    or past it has nothing to pull."""
+
+    seq: int = Field(ge=0)

@@ -6,7 +6,10 @@ When it syncs:
 - soon after a local change (the store's change feed, `store.on_commit`, wakes it on a commit of
   origin `local`; changes are debounced: it syncs once they pause for `debounce` seconds, or
   `max_delay` after the first one at the latest);
-- at once when told the network is back or staff ask for it (`sync_now()`).
+- at once when told the network is back or staff ask for it (`sync_now()`);
+- at once when the server's live channel says the clinic has changes past this device's pull
+  cursor (`wake(seq)`, called by the worker's `LiveListener` thread, desktop/sync/live.py). While
+  the channel is down the timer goes on as before; `status().live` says whether it is up.
 
 While the server cannot be reached (or answers 5xx) it backs off exponentially with jitter,
 from `backoff_initial` up to `backoff_cap`; every attempt is a reconnection probe, and the first
@@ -15,8 +18,9 @@ but do not cut the back-off short. After a 401 or 426 it stops syncing until `sy
 UI calls it once staff have signed in again, re-enrolled, or updated): retrying cannot help.
 
 `status()` is a frozen `SyncStatus`; observers registered with `on_status` are called (on the
-worker thread) whenever it changes. Nothing here blocks the caller: `on_commit` listeners only
-set a flag, `start()` and `sync_now()` return at once, `stop(timeout)` waits at most `timeout`.
+worker thread, or the live listener's for `live`) whenever it changes. Nothing here blocks the
+caller: `on_commit` listeners only set a flag, `start()`, `sync_now()` and `wake()` return at
+once, `stop(timeout)` waits at most `timeout`.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -39,7 +43,11 @@ from desktop.store.local import LocalStore
 from desktop.sync.client import SyncClient
 from desktop.sync.engine import SyncEngine, clock_warning, open_conflicts, pending_count
 from desktop.sync.errors import AuthFailed, SyncError, UpgradeRequired
+from desktop.sync.live import LiveListener, open_live
 from desktop.sync.report import SyncReport
+
+if TYPE_CHECKING:
+    from websockets.sync.client import ClientConnection
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +67,7 @@ class SyncStatus:
     open_conflicts: int = 0
     last_error: Reason | None = None  # the failure of the last sync (a SyncError's reason, sync.*)
     clock_warning: Reason | None = None  # sync.clock_off
+    live: bool = False  # the server's live channel is connected: changes elsewhere arrive at once
 
 
 class SyncWorker:
@@ -73,6 +82,10 @@ class SyncWorker:
         backoff_initial: float = 2.0,
         backoff_cap: float = 300.0,
         engine_factory: Callable[[LocalStore, SyncClient], SyncEngine] = SyncEngine,
+        live: bool = True,
+        live_backoff_initial: float = 1.0,
+        live_backoff_cap: float = 60.0,
+        live_ping: float = 20.0,
     ):
         self.store = store
         self.client_factory = client_factory
@@ -97,6 +110,20 @@ class SyncWorker:
         self._client: SyncClient | None = None
         self._engine: SyncEngine | None = None
         self.last_report: SyncReport | None = None
+        self._wanted: float | None = None  # the newest seq the live channel told of, not yet checked
+        # A ping every `live_ping` seconds, answered within as long, or the channel is deemed lost.
+        self.live_ping = live_ping
+        self._live = (
+            LiveListener(
+                self._open_live,
+                self.wake,
+                lambda connected: self._set(live=connected),
+                backoff_initial=live_backoff_initial,
+                backoff_cap=live_backoff_cap,
+            )
+            if live
+            else None
+        )
         self._unsubscribe = store.on_commit(self._on_local_change)
 
     # -- the caller's side --------------------------------------------------------------------
@@ -106,6 +133,8 @@ class SyncWorker:
             raise RuntimeError("the sync worker is already started")
         self._thread = threading.Thread(target=self._run, name="clinicdesk-sync", daemon=True)
         self._thread.start()
+        if self._live is not None:
+            self._live.start()
 
     def stop(self, timeout: float | None = 10.0) -> bool:
         """Ask the loop to end (a sync in progress stops after its current chunk); True once joined.
@@ -116,8 +145,11 @@ class SyncWorker:
             self._cond.notify_all()
         if self._thread is None:
             return True
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
+        started = time.monotonic()
+        live_stopped = self._live is None or self._live.stop(timeout)
+        left = None if timeout is None else max(0.0, timeout - (time.monotonic() - started))
+        self._thread.join(left)
+        return live_stopped and not self._thread.is_alive()
 
     def sync_now(self) -> None:
         """Sync at once: the network is back, staff signed in again, or they pressed "sync"."""
@@ -125,6 +157,14 @@ class SyncWorker:
             self._failures = 0
             self._forced = True
             self._timer_at = 0.0
+            self._cond.notify_all()
+
+    def wake(self, newest_seq: int | None = None) -> None:
+        """The server has changes up to `newest_seq` (None: unknown): sync at once unless this
+        device has pulled that far already. Returns at once; bursts make one sync."""
+        with self._cond:
+            wanted = math.inf if newest_seq is None else newest_seq
+            self._wanted = wanted if self._wanted is None else max(self._wanted, wanted)
             self._cond.notify_all()
 
     def status(self) -> SyncStatus:
@@ -162,6 +202,17 @@ class SyncWorker:
         """Sleep until the next sync is due (True) or the worker stops (False)."""
         with self._cond:
             while not self._stopping.is_set():
+                if self._wanted is not None:
+                    wanted, self._wanted = self._wanted, None
+                    self._cond.release()
+                    try:
+                        behind = wanted > self._pull_cursor()
+                    finally:
+                        self._cond.acquire()
+                    if behind:  # the server is reachable and has news: whatever the timer says
+                        self._failures = 0
+                        self._timer_at = 0.0
+                    continue
                 if self._changed:
                     self._changed = False
                     self._schedule_after_change()
@@ -221,6 +272,8 @@ class SyncWorker:
                 facts["last_sync_at"] = self.store.now()
             self._set(state="online", syncing=False, last_error=None, **facts)
             self._after(self.interval)
+            if self._live is not None and not self._status.live:
+                self._live.retry_now()  # the server is back: the channel need not wait its back-off
             return
         message = error.reason if isinstance(error, SyncError) else Reason.of("sync.failed", error=str(error))
         if isinstance(error, AuthFailed | UpgradeRequired):
@@ -254,6 +307,22 @@ class SyncWorker:
             self._client = client
             self._engine = self.engine_factory(self.store, client)
         return self._engine
+
+    def _open_live(self) -> ClientConnection:
+        client = self.client_factory()
+        if client is None:
+            raise AuthFailed("This device is not enrolled with a server.")
+        try:
+            return open_live(client, ping_interval=self.live_ping, ping_timeout=self.live_ping)
+        finally:
+            client.close()
+
+    def _pull_cursor(self) -> int:
+        try:
+            return self.store.device().pull_cursor
+        except SQLAlchemyError:  # cannot tell: pull
+            log.exception("could not read the pull cursor")
+            return -1
 
     def _close_client(self) -> None:
         if self._client is not None:

@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
-from server_stub.routes import auth, calls, conflicts, devices, health, sync
+from server_stub.routes import auth, calls, conflicts, devices, health, live, sync
 
-ROUTERS = (health.router, devices.router, auth.router, sync.router, conflicts.router, calls.router)
+ROUTERS = (
+    health.router,
+    devices.router,
+    auth.router,
+    sync.router,
+    live.router,
+    conflicts.router,
+    calls.router,
+)

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 from pydantic import BaseModel
+from starlette.background import BackgroundTask
 
 from desktop.sync.protocol import ID_PATTERN, ErrorBody, ResolveRequest
 from server_stub import conflicts
@@ -78,4 +79,4 @@ def resolve(
     the device's value of the contested field; `keep_server` and `dismiss` close the record."""
     require_desk(caller)
     resolved = conflicts.resolve(conn, caller, conflict_id, body, now=state.now(), clock=state.clock)
-    return FastJSONResponse(resolved)
+    return FastJSONResponse(resolved, background=BackgroundTask(state.live.committed, caller.clinic_id))
