@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 PROTOCOL_VERSION = 1
 SUPPORTED_PROTOCOLS = frozenset({1})
@@ -14,10 +15,21 @@ MAX_OPS_PER_PUSH = 1000
 MAX_BODY_BYTES = 8 * 1024 * 1024
 MAX_PULL_LIMIT = 5000
 DEFAULT_PULL_LIMIT = 1000
+MAX_SEQ = 2**63 - 1  # a change-log seq is a 64-bit integer: a cursor above it names no change
 CLOCK_SKEW_WARNING_MS = 5 * 60 * 1000
 
-ID_PATTERN = r"^[0-9a-fA-F-]{32,36}$"
-HLC_PATTERN = r"^\d{13}-\d{4}-[0-9a-fA-F-]{1,36}$"
+# Ids are UUIDs as `str(uuid)` writes them (desktop.domain.ids.new_id): lower-case, 8-4-4-4-12.
+UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+ID_PATTERN = rf"^{UUID}$"
+# `<ms since epoch, 13 digits>-<counter, 4 digits>-<node>`: the node is the device's id, or the
+# server's own (SERVER_NODE: the max UUID, so the server's stamp wins a tie, as it always has).
+HLC_PATTERN = rf"^\d{{13}}-\d{{4}}-{UUID}$"
+SERVER_NODE = "ffffffff-ffff-ffff-ffff-ffffffffffff"
+ACTION_PATTERN = r"^[a-z][a-z_]{0,29}$"
+# One op's `data`: at most this much JSON, nested at most this deep (a prescription's medicines are
+# 3 levels: data, the list, a medicine). A deeper or larger op is malformed, refused whole.
+MAX_OP_BYTES = 256 * 1024
+MAX_DATA_DEPTH = 8
 
 Entity = Literal[
     "clinic",
@@ -52,18 +64,49 @@ class Strict(BaseModel):
 
 
 class Op(Strict):
-    """One journaled change (SYNC.md: the journal)."""
+    """One journaled change (SYNC.md: the journal). Strict: `"1"` is not a version."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     op_id: str = Field(pattern=ID_PATTERN)
     entity: Entity
     entity_id: str = Field(pattern=ID_PATTERN)
-    action: str = Field(min_length=1, max_length=30)
-    base_version: int = Field(ge=0)
+    action: str = Field(pattern=ACTION_PATTERN)
+    base_version: int = Field(ge=0, le=2**31 - 1)
     data: dict[str, Any]
     hlc: str = Field(pattern=HLC_PATTERN)
 
+    @field_validator("data")
+    @classmethod
+    def _bounded(cls, data: dict[str, Any]) -> dict[str, Any]:
+        depth = json_depth(data)
+        if depth > MAX_DATA_DEPTH:
+            raise ValueError(f"nested {depth} levels deep; at most {MAX_DATA_DEPTH} are allowed")
+        size = len(orjson.dumps(data))
+        if size > MAX_OP_BYTES:
+            raise ValueError(f"{size // 1024} KiB of data; at most {MAX_OP_BYTES // 1024} KiB are allowed")
+        return data
+
+
+def json_depth(value: Any, limit: int = MAX_DATA_DEPTH) -> int:
+    """How deep a JSON value nests (a scalar is 0, `{}` is 1), counted without recursion and only
+    up to `limit + 1`: a value nested thousands of levels deep costs no more than one just too deep."""
+    deepest = 0
+    level: list[Any] = [value]
+    while deepest <= limit:
+        containers = [each for each in level if isinstance(each, dict | list)]
+        if not containers:
+            break
+        deepest += 1
+        level = [
+            inner for each in containers for inner in (each.values() if isinstance(each, dict) else each)
+        ]
+    return deepest
+
 
 class PushRequest(Strict):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
     device_id: str = Field(pattern=ID_PATTERN)
     ops: list[Op] = Field(max_length=MAX_OPS_PER_PUSH)
 
