@@ -27,11 +27,10 @@ from desktop.domain.errors import InvalidInput
 from desktop.store.codec import data_fields
 from desktop.store.models import ID, Synced
 from desktop.store.types import UTCDateTime
-from desktop.sync.protocol import ID_PATTERN, MAX_DATA_DEPTH, json_depth
+from desktop.sync.protocol import EARLIEST_DAY, ID_PATTERN, LATEST_DAY, MAX_DATA_DEPTH, json_depth
 
 TEXT_MAX_CHARS = 50_000  # a `Text` column (a consultation's notes): long, not unbounded
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1  # PostgreSQL's integer
-EARLIEST, LATEST = date(1900, 1, 1), date(2199, 12, 31)  # any date or time a clinic writes
 LOGGED_MAX_BYTES = 16 * 1024  # what the conflict log keeps of a refused op's data
 # An op stamped further ahead of the server's clock than this is refused (the device's clock is
 # wrong): absorbed, its stamp would run every later stamp of the server ahead, and win every merge.
@@ -187,8 +186,8 @@ def _iso(value: Any, parse: Callable[[str], Any], what: str) -> Any:
 
 
 def _in_window(day: date) -> None:
-    if not EARLIEST <= day <= LATEST:
-        raise ValueError(f"must be between {EARLIEST.year} and {LATEST.year}")
+    if not EARLIEST_DAY <= day <= LATEST_DAY:
+        raise ValueError(f"must be between {EARLIEST_DAY.year} and {LATEST_DAY.year}")
 
 
 def _moment(value: Any) -> datetime:

@@ -31,6 +31,7 @@ from tests.fixtures.server import (  # noqa: F401
     server_database_url,
     tomorrow_at,
 )
+from tests.test_server_conflicts import double_booking, resolve
 
 
 def pushed(server: LiveServer, clinic: ClinicOnServer, *ops: dict[str, Any]) -> list[dict[str, Any]]:
@@ -365,3 +366,38 @@ def test_a_future_stamp_never_wins_a_later_merge(
     }
     assert pushed(live_server, new_clinic, honest)[0]["status"] == "applied"
     assert (live_server.row("patient", patient["entity_id"]) or {})["address"] == "Desk Road 1"
+
+
+# -- the other request bodies ---------------------------------------------------------------------
+
+
+def test_nul_characters_in_sign_in_enrolment_and_resolve_are_4xx(
+    live_server: LiveServer, new_clinic: ClinicOnServer
+) -> None:
+    answers = [
+        live_server.login(new_clinic.desk, "doctor\x00", "secret"),
+        live_server.login(new_clinic.desk, new_clinic.doctor_username, "correct\x00horse"),
+        live_server.http().post(
+            live_server.url("/v1/devices/enroll"),
+            json={"code": live_server.code(new_clinic.clinic_id, "desk"), "name": "Desk\x00", "kind": "desk"},
+        ),
+    ]
+    session = live_server.user_session(new_clinic.desk, new_clinic.doctor_username)
+    result = refused(live_server, new_clinic, patient_op(new_clinic.clinic_id, colour="blue"), "data.colour")
+    answers.append(
+        session.post(
+            live_server.url(f"/v1/conflicts/{result['conflict_id']}/resolve"),
+            json={"choice": "dismiss", "note": "seen\x00"},
+        )
+    )
+    assert [a.status_code for a in answers] == [422] * 4, [a.text for a in answers]
+
+
+@pytest.mark.parametrize("when", ["9999-12-31T23:00:00+00:00", "0001-01-01T09:00:00+00:00"])
+def test_rebooking_into_year_9999_is_422_not_500(
+    live_server: LiveServer, new_clinic: ClinicOnServer, device_store: Any, when: str
+) -> None:
+    clash = double_booking(live_server, new_clinic, device_store)
+    nurse = live_server.user_session(new_clinic.desk, live_server.add_user(new_clinic.clinic_id, "nurse")[1])
+    answer = resolve(nurse, live_server, clash.conflict_id, choice="rebook", starts_at=when)
+    assert answer.status_code == 422 and answer.json()["field"] == "starts_at", answer.text

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal, get_args
+from datetime import date, datetime
+from typing import Annotated, Any, Literal, get_args
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 PROTOCOL_VERSION = 1
 SUPPORTED_PROTOCOLS = frozenset({1})
@@ -30,6 +30,8 @@ ACTION_PATTERN = r"^[a-z][a-z_]{0,29}$"
 # 3 levels: data, the list, a medicine). A deeper or larger op is malformed, refused whole.
 MAX_OP_BYTES = 256 * 1024
 MAX_DATA_DEPTH = 8
+# Any date or moment a clinic writes (an appointment, a birth, a holiday) falls in these years.
+EARLIEST_DAY, LATEST_DAY = date(1900, 1, 1), date(2199, 12, 31)
 
 Entity = Literal[
     "clinic",
@@ -57,6 +59,16 @@ HIDDEN: dict[str, frozenset[str]] = {
 # Fields only desks receive: clinicians' password hashes, for offline sign-in.
 DESK_ONLY_FIELDS = {"clinician": frozenset({"password_hash"})}
 OpStatus = Literal["applied", "merged", "conflict", "rejected"]
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("contains a NUL character")
+    return value
+
+
+# Text a device sends that the server stores or looks up: PostgreSQL refuses NUL in text.
+PlainText = Annotated[str, AfterValidator(_no_nul)]
 
 
 class Strict(BaseModel):
@@ -143,8 +155,8 @@ class PullResponse(Strict):
 
 
 class EnrollRequest(Strict):
-    code: str = Field(min_length=4, max_length=64)
-    name: str = Field(min_length=1, max_length=80)
+    code: PlainText = Field(min_length=4, max_length=64)
+    name: PlainText = Field(min_length=1, max_length=80)
     kind: DeviceKind
 
 
@@ -156,8 +168,8 @@ class EnrollResponse(Strict):
 
 
 class LoginRequest(Strict):
-    username: str = Field(min_length=1, max_length=60)
-    password: str = Field(min_length=1, max_length=200)
+    username: PlainText = Field(min_length=1, max_length=60)
+    password: PlainText = Field(min_length=1, max_length=200)
 
 
 class LoginResponse(Strict):
@@ -169,8 +181,15 @@ class LoginResponse(Strict):
 
 class ResolveRequest(Strict):
     choice: Literal["keep_server", "keep_device", "merge", "rebook", "cancel", "dismiss"]
-    note: str = Field(default="", max_length=300)
+    note: PlainText = Field(default="", max_length=300)
     starts_at: datetime | None = None  # for `rebook`
+
+    @field_validator("starts_at")
+    @classmethod
+    def _plausible(cls, value: datetime | None) -> datetime | None:
+        if value is not None and not EARLIEST_DAY <= value.date() <= LATEST_DAY:
+            raise ValueError(f"must be between {EARLIEST_DAY.year} and {LATEST_DAY.year}")
+        return value
 
 
 class Health(Strict):
