@@ -49,7 +49,7 @@ def check_data(model: type[Synced], data: dict[str, Any]) -> dict[str, Any]:
     for key, value in data.items():
         check = checks.get(key)
         if check is None:
-            name = key[:40]
+            name = _shown(key)
             raise InvalidInput(f"Unknown field '{name}' for {model.__entity__}.", field=f"data.{name}")
         try:
             out[key] = check(value)
@@ -255,6 +255,12 @@ _FORMATS: dict[str, Check] = {"timezone": _timezone, "dates": _dates}
 def _described(hint: Any) -> str:
     origin = getattr(hint, "__origin__", hint)
     return {list: "a list", dict: "an object"}.get(origin, str(hint))
+
+
+def _shown(key: str) -> str:
+    """A field name the device made up, as it can be told back and logged (a conflict's `field` is
+    40 characters, and PostgreSQL stores no NUL)."""
+    return "".join(c if c.isprintable() else "?" for c in key[:30])
 
 
 def _name(value: Any) -> str:

@@ -401,3 +401,15 @@ def test_rebooking_into_year_9999_is_422_not_500(
     nurse = live_server.user_session(new_clinic.desk, live_server.add_user(new_clinic.clinic_id, "nurse")[1])
     answer = resolve(nurse, live_server, clash.conflict_id, choice="rebook", starts_at=when)
     assert answer.status_code == 422 and answer.json()["field"] == "starts_at", answer.text
+
+
+def test_a_made_up_field_name_is_told_back_shortened(
+    live_server: LiveServer, new_clinic: ClinicOnServer
+) -> None:
+    """Stored as the conflict's `field` (40 characters): a long name or a NUL was a 500 on PostgreSQL."""
+    refused(
+        live_server,
+        new_clinic,
+        patient_op(new_clinic.clinic_id, **{"k\x00" + "y" * 60: 1}),
+        "data.k?" + "y" * 28,
+    )
