@@ -15,6 +15,7 @@ from desktop.domain.ids import new_id
 from desktop.services import booking, patients
 from desktop.services.common import KIOSK
 from desktop.sync.protocol import HLC_PATTERN, MAX_DATA_DEPTH, MAX_OP_BYTES
+from server_stub.background import serving
 from server_stub.fields import LOGGED_MAX_BYTES
 from tests.fixtures.server import (  # noqa: F401
     ClinicOnServer,
@@ -413,3 +414,14 @@ def test_a_made_up_field_name_is_told_back_shortened(
         patient_op(new_clinic.clinic_id, **{"k\x00" + "y" * 60: 1}),
         "data.k?" + "y" * 28,
     )
+
+
+def test_the_clock_margin_is_a_server_setting(live_server: LiveServer, new_clinic: ClinicOnServer) -> None:
+    with serving(live_server.database_url, run_migrations=False, clock_margin=timedelta(minutes=1)) as url:
+        strict = LiveServer(url, live_server.database_url, live_server.engine)
+        node = new_clinic.desk.device_id
+        ahead = patient_op(new_clinic.clinic_id, hlc=now_hlc(node, timedelta(minutes=5)))
+        (result,) = push(strict, new_clinic.desk, [ahead])["results"]
+        assert result["status"] == "rejected" and result["field"] == "hlc"
+        near = patient_op(new_clinic.clinic_id, hlc=now_hlc(node, timedelta(seconds=20)))
+        assert push(strict, new_clinic.desk, [near])["results"][0]["status"] == "applied"
