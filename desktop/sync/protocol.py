@@ -100,19 +100,22 @@ class Op(Strict):
         return data
 
 
+_CONTAINERS = (dict, list)
+
+
 def json_depth(value: Any, limit: int = MAX_DATA_DEPTH) -> int:
     """How deep a JSON value nests (a scalar is 0, `{}` is 1), counted without recursion and only
     up to `limit + 1`: a value nested thousands of levels deep costs no more than one just too deep."""
     deepest = 0
-    level: list[Any] = [value]
-    while deepest <= limit:
-        containers = [each for each in level if isinstance(each, dict | list)]
-        if not containers:
-            break
+    level: list[Any] = [value] if isinstance(value, _CONTAINERS) else []
+    while level and deepest <= limit:
         deepest += 1
-        level = [
-            inner for each in containers for inner in (each.values() if isinstance(each, dict) else each)
-        ]
+        inner: list[Any] = []
+        for each in level:
+            for item in each.values() if isinstance(each, dict) else each:
+                if isinstance(item, _CONTAINERS):
+                    inner.append(item)
+        level = inner
     return deepest
 
 
