@@ -425,7 +425,9 @@ def _update(
             return _keep_both_prescriptions(writer, ctx, op, current, changes)
         for field in sorted(contested):
             ours, theirs = changes[field], current[field]
-            device_wins = _device_wins(entity, field, ours, theirs, op.hlc, others[field])
+            # A stamp kept before the server refused stamps ahead of its clock loses to any other.
+            their_hlc = "" if ctx.clock.too_far_ahead(others[field]) else others[field]
+            device_wins = _device_wins(entity, field, ours, theirs, op.hlc, their_hlc)
             decided_by_policy.add(field)
             if not device_wins:
                 del changes[field]

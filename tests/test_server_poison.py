@@ -12,8 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from desktop.domain.ids import new_id
+from desktop.services import patients
+from desktop.store.models import Patient
 from desktop.sync.protocol import HLC_PATTERN
 from tests.fixtures.server import (  # noqa: F401
     LiveServer,
@@ -139,3 +142,43 @@ def test_one_kiosk_poisons_nothing(live_server: LiveServer, devices: dict[str, A
     book(devices["desk"], patient, devices["doctors"][ours], 15, actor=ADMIN)
     report = devices["desk"].sync()
     assert report.pushed == report.applied > 0 and report.rejected == 0, report
+
+
+def plant_future_stamp(server: LiveServer, clinic_id: str, patient_id: str) -> str:
+    """What a server without the clock check kept: the row's stamp, and the stamp of its latest
+    revision, far in the future; the row re-announced to every device."""
+    stamp = f"9999999999999-0000-{new_id()}"
+    with server.engine.begin() as conn:
+        conn.execute(text("UPDATE patient SET hlc = :s WHERE id = :i"), {"s": stamp, "i": patient_id})
+        conn.execute(
+            text("UPDATE row_change SET hlc = :s WHERE entity_id = :i AND version = (SELECT max(version) "
+                 "FROM row_change WHERE entity_id = :i)"),
+            {"s": stamp, "i": patient_id},
+        )  # fmt: skip
+    with server.admin() as admin:
+        admin.writer(clinic_id).touch(Patient, patient_id)
+    return stamp
+
+
+def test_a_future_stamp_kept_by_an_older_server_neither_drags_clocks_nor_wins(
+    live_server: LiveServer, devices: dict[str, Any]
+) -> None:
+    desk: Device = devices["desk"]
+    other: Device = devices["second_desk"]
+    patient_id = register(desk, "Greta Held")
+    desk.sync()
+    other.sync()
+    with other.store.unit_of_work() as uow:  # another device's edit, then stamped far ahead
+        patients.update_details(uow, actor=ADMIN, patient_id=patient_id, address="Old Road 1")
+    other.sync()
+    plant_future_stamp(live_server, devices["ours"], patient_id)
+    with desk.store.unit_of_work() as uow:  # made before the desk saw that edit: merged
+        patients.update_details(uow, actor=ADMIN, patient_id=patient_id, address="New Road 2")
+    report = desk.sync()
+    assert report.rejected == 0 and report.merged == 1, report
+    assert (live_server.row("patient", patient_id) or {})["address"] == "New Road 2"
+    # The desk pulled the planted stamp, and its clock stayed its own.
+    later = register(desk, "Hugo Imm")
+    stamp = next(op.hlc for op in reversed(desk.journal()) if op.entity_id == later)
+    assert abs(int(stamp[:13]) - datetime.now(UTC).timestamp() * 1000) < 60_000, stamp
+    assert desk.sync().applied >= 1

@@ -70,10 +70,18 @@ class HybridLogicalClock:
         """Advance past a stamp seen from another device, so our next change orders after it."""
         ms, counter, _ = parse_hlc(stamp)
         with self._lock:
-            if self.max_ahead_ms is not None and ms - self._wall_ms() > self.max_ahead_ms:
+            if self.too_far_ahead(stamp):
                 raise StampAhead(stamp, ms - self._wall_ms())
             if (ms, counter) > (self._ms, self._counter):
                 self._ms, self._counter = ms, counter
+
+    def too_far_ahead(self, stamp: str) -> bool:
+        """Further ahead of the wall clock than `max_ahead_ms` (never without a limit, nor for a
+        stamp that is not one: it compares as no clock would, and `observe` refuses it)."""
+        match = _STAMP.fullmatch(stamp)
+        if self.max_ahead_ms is None or match is None:
+            return False
+        return int(match[1]) - self._wall_ms() > self.max_ahead_ms
 
     def _bump(self) -> None:
         if self._counter < _COUNTER_MAX:

@@ -52,6 +52,7 @@ from desktop.sync.report import CancelCheck, Progress, ProgressCallback, SyncRep
 log = logging.getLogger(__name__)
 
 SKEW_CHECK_EVERY = timedelta(minutes=10)  # when there is nothing to push, ask /health this often
+PULLED_STAMP_MAX_AHEAD = timedelta(days=1)
 MAX_SET_ASIDE_PER_SYNC = 100  # ops set aside for a refused push in one sync; the next sync goes on
 _OP_FIELD = re.compile(r"ops\.(\d+)(?:\.(.+))?")
 
@@ -311,7 +312,12 @@ class SyncEngine:
         with foreign_keys_off(self.store.db.writer) as conn, conn.begin():
             writer = PageWriter(conn, now=self.store.now())
             writer.apply(page.changes, since=since, next_cursor=page.next)
-        newest = max((c.hlc for c in page.changes), default="")
+        # Not a stamp far ahead of this computer's clock: a server older than its clock check may
+        # hold one, and absorbed it would run every later stamp of this device as far ahead.
+        ceiling = f"{int((self.wall_clock() + PULLED_STAMP_MAX_AHEAD).timestamp() * 1000):013d}"
+        newest = max(
+            (c.hlc for c in page.changes if c.hlc[13:14] == "-" and c.hlc[:13] <= ceiling), default=""
+        )
         if newest:
             try:
                 self.store.clock.observe(newest)  # our next change orders after everything pulled
