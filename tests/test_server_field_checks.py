@@ -264,6 +264,7 @@ def test_working_hours_are_checked_as_the_desk_checks_them(
         ({"weekday": 7}, "data.weekday"),
         ({"kind": "holiday"}, "data.kind"),
         ({"capacity": 10**6}, "data.capacity"),
+        ({"start_time": "19:00:00"}, "data.end_time"),  # after its end (18:00)
     ]:
         op = {**hours, "op_id": new_id(), "action": "update", "base_version": row["version"], "data": data}
         op["hlc"] = now_hlc(new_clinic.desk.device_id)
@@ -425,3 +426,26 @@ def test_the_clock_margin_is_a_server_setting(live_server: LiveServer, new_clini
         assert result["status"] == "rejected" and result["field"] == "hlc"
         near = patient_op(new_clinic.clinic_id, hlc=now_hlc(node, timedelta(seconds=20)))
         assert push(strict, new_clinic.desk, [near])["results"][0]["status"] == "applied"
+
+
+def test_hours_made_without_their_optional_fields_get_the_defaults(
+    live_server: LiveServer, new_clinic: ClinicOnServer
+) -> None:
+    op = {
+        "op_id": new_id(),
+        "entity": "availability",
+        "entity_id": new_id(),
+        "action": "set_hours",
+        "base_version": 0,
+        "data": {
+            "clinic_id": new_clinic.clinic_id,
+            "clinician_id": new_clinic.doctor_id,
+            "kind": "hours",
+            "weekday": 0,
+            "start_time": "00:00:00",
+            "end_time": "06:00:00",
+        },
+        "hlc": now_hlc(new_clinic.desk.device_id),
+    }
+    assert pushed(live_server, new_clinic, op)[0]["status"] == "applied"
+    assert (live_server.row("availability", op["entity_id"]) or {})["slot_minutes"] == 15
