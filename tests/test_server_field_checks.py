@@ -4,16 +4,21 @@ never a row written. Against the real server, on SQLite and on PostgreSQL (`DATA
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from desktop.domain.ids import new_id
+from desktop.domain.ids import human_code, new_id
 from desktop.services import booking, patients
 from desktop.services.common import KIOSK
+from desktop.store.codec import data_fields
+from desktop.store.models import ENTITY_MODELS
 from desktop.sync.protocol import HLC_PATTERN, MAX_DATA_DEPTH, MAX_OP_BYTES
 from server_stub.background import serving
 from server_stub.fields import LOGGED_MAX_BYTES
@@ -192,7 +197,12 @@ def appointment_ops(clinic: ClinicOnServer) -> tuple[dict[str, Any], dict[str, A
 def register_on(clinic: ClinicOnServer) -> str:
     with clinic.desk_store.unit_of_work() as uow:
         return patients.register(
-            uow, actor=KIOSK, full_name="Olga Brandt", birth_date=date(1970, 3, 1), phone=None
+            uow,
+            actor=KIOSK,
+            full_name="Olga Brandt",
+            birth_date=date(1970, 3, 1),
+            phone=None,
+            confirm_new=True,
         ).id
 
 
@@ -449,3 +459,57 @@ def test_hours_made_without_their_optional_fields_get_the_defaults(
     }
     assert pushed(live_server, new_clinic, op)[0]["status"] == "applied"
     assert (live_server.row("availability", op["entity_id"]) or {})["slot_minutes"] == 15
+
+
+# -- whatever a desk sends: never a 500 -----------------------------------------------------------
+
+_values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**66), max_value=2**66),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=20),
+    st.text(alphabet="\x00a-:T+0129", max_size=30),
+    st.sampled_from(["2026-12-24", "2026-12-24T09:00:00+01:00", "0001-01-01", "9999-12-31", "25:61",
+                     "Asia/Kolkata", "Nowhere/Nope", "x" * 501, "-" * 36]),
+    st.lists(st.text(max_size=5), max_size=3),
+    st.dictionaries(st.text(max_size=5), st.integers(), max_size=2),
+)  # fmt: skip
+
+
+_booked: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.data())
+def test_no_value_of_any_field_makes_the_server_answer_500(
+    live_server: LiveServer, new_clinic: ClinicOnServer, data: st.DataObject
+) -> None:
+    if new_clinic.clinic_id not in _booked:  # one booking journaled; each example sends a copy
+        _booked[new_clinic.clinic_id] = appointment_ops(new_clinic)
+    patient, appointment = copy.deepcopy(_booked[new_clinic.clinic_id])
+    patient.update(op_id=new_id(), entity_id=new_id())
+    patient["data"]["code"] = human_code("PAT")
+    appointment.update(op_id=new_id(), entity_id=new_id())
+    appointment["data"].update(patient_id=patient["entity_id"], code=human_code("APT"))
+    clinic = clinic_update(live_server, new_clinic)
+    hours = next(op for op in journal_ops(new_clinic.desk_store) if op["entity"] == "availability")
+    current = live_server.row("availability", hours["entity_id"]) or {}
+    hours = {**hours, "op_id": new_id(), "base_version": current["version"], "data": {}}
+    for op in (patient, appointment, clinic, hours):
+        model = ENTITY_MODELS[op["entity"]]
+        field = data.draw(st.sampled_from(sorted(data_fields(model))), label=f"{op['entity']} field")
+        op["data"] = {**op["data"], field: data.draw(_values, label=field)}
+        op["hlc"] = now_hlc(new_clinic.desk.device_id)
+    answer = live_server.http(new_clinic.desk.token).post(
+        live_server.url("/v1/sync/push"), json=desk_body(new_clinic, patient, appointment, clinic, hours)
+    )
+    if answer.status_code == 422:  # a malformed op (a number past 64 bits): named, the push refused
+        assert answer.json()["field"].startswith("ops."), answer.text
+    else:
+        assert answer.status_code == 200, answer.text
+        for result in answer.json()["results"]:  # a field is named where it can be (not a reference)
+            assert result["status"] != "rejected" or result["error"], result
+    http = live_server.http(new_clinic.desk.token)
+    assert http.get(live_server.url("/v1/sync/pull")).status_code == 200
+    assert http.get(live_server.url("/v1/conflicts")).status_code == 200

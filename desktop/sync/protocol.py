@@ -94,7 +94,10 @@ class Op(Strict):
         depth = json_depth(data)
         if depth > MAX_DATA_DEPTH:
             raise ValueError(f"nested {depth} levels deep; at most {MAX_DATA_DEPTH} are allowed")
-        size = len(orjson.dumps(data))
+        try:
+            size = len(orjson.dumps(data))
+        except orjson.JSONEncodeError:  # an integer past 64 bits, the only JSON orjson cannot write
+            raise ValueError("holds a number too large to store") from None
         if size > MAX_OP_BYTES:
             raise ValueError(f"{size // 1024} KiB of data; at most {MAX_OP_BYTES // 1024} KiB are allowed")
         return data
