@@ -70,7 +70,7 @@ def loggable(data: Any) -> Any:
             size = None
     except (TypeError, orjson.JSONEncodeError):
         size = None
-    keys = sorted(str(k)[:40] for k in data)[:50] if isinstance(data, dict) else []
+    keys = sorted(_shown(str(k)) for k in data)[:50] if isinstance(data, dict) else []
     return {"not_kept": "too large or too deeply nested to keep", "bytes": size, "fields": keys}
 
 

@@ -139,3 +139,8 @@ def test_a_clock_never_stamps_outside_the_pattern(events: list[str | None], marg
             clock.observe(remote)
         except StampAhead:
             assert margin is not None and int(remote[:13]) - wall > margin
+
+
+def test_the_note_of_a_refused_op_names_its_fields_printably() -> None:
+    kept = loggable({"a\x00b": "x" * LOGGED_MAX_BYTES, "y" * 100: 1})
+    assert kept["not_kept"] and kept["fields"] == ["a?b", "y" * 30]
