@@ -87,7 +87,7 @@ from desktop.store.models import JournalOp
 from desktop.sync.client import SyncClient
 from desktop.sync.engine import SyncEngine
 from desktop.sync.errors import SyncError
-from desktop.sync.protocol import MAX_OPS_PER_PUSH, MAX_PULL_LIMIT, Op, PushRequest
+from desktop.sync.protocol import MAX_OPS_PER_PUSH, MAX_PULL_LIMIT, SERVER_NODE, Op, PushRequest
 from desktop.sync.report import Progress, SyncReport
 
 if TYPE_CHECKING:  # server-side modules: imported where used, so the device processes stay lean
@@ -340,7 +340,7 @@ def server_process(database_url: str, tmp: Path) -> Iterator[Server]:
         if attempt == 2:
             raise SystemExit(f"the sync server did not start:\n{log.read_text()[-3000:]}")
     try:
-        yield Server(base_url, database_url, process, engine, HybridLogicalClock("bench"), log)
+        yield Server(base_url, database_url, process, engine, HybridLogicalClock(SERVER_NODE), log)
     finally:
         process.terminate()  # uvicorn shuts down gracefully on SIGTERM
         try:

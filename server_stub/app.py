@@ -20,11 +20,12 @@ from desktop.domain.clock import HybridLogicalClock
 from desktop.heap import freeze_start_up_heap
 from desktop.store.checkpoint import WalCheckpointer
 from desktop.store.types import utcnow
-from desktop.sync.protocol import MAX_BODY_BYTES, PROTOCOL_HEADER, PROTOCOL_VERSION
+from desktop.sync.protocol import MAX_BODY_BYTES, PROTOCOL_HEADER, PROTOCOL_VERSION, SERVER_NODE
 from server_stub import errors
 from server_stub.access import SESSION_TTL
 from server_stub.db import create_server_engine, migrate
 from server_stub.deps import WRITERS_AT_ONCE_POSTGRES, ServerState
+from server_stub.fields import CLOCK_MARGIN
 from server_stub.middleware import BodyGuard, ProtocolGate
 from server_stub.routes import ROUTERS
 
@@ -46,6 +47,7 @@ def create_app(
     *,
     now: Callable[[], datetime] = utcnow,
     session_ttl: timedelta = SESSION_TTL,
+    clock_margin: timedelta = CLOCK_MARGIN,
     run_migrations: bool = True,
     freeze_heap: bool = False,
 ) -> FastAPI:
@@ -71,7 +73,7 @@ def create_app(
             database_url=database_url,
             engine=engine,
             read_engine=read_engine,
-            clock=HybridLogicalClock("server"),
+            clock=HybridLogicalClock(SERVER_NODE, max_ahead_ms=int(clock_margin.total_seconds() * 1000)),
             now=now,
             session_ttl=session_ttl,
             write_turns=asyncio.Semaphore(1 if sqlite else WRITERS_AT_ONCE_POSTGRES),

@@ -14,6 +14,7 @@ import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -23,8 +24,10 @@ from desktop.domain.clock import HybridLogicalClock
 from desktop.domain.errors import ClinicError, InvalidInput
 from desktop.settings import Settings, SettingsError, load_settings
 from desktop.store.types import utcnow
+from desktop.sync.protocol import SERVER_NODE
 from server_stub import admin
 from server_stub.db import create_server_engine, migrate, sqlite_url
+from server_stub.fields import CLOCK_MARGIN
 
 DB_FILE = "server.db"
 DEFAULT_HOST = "127.0.0.1"
@@ -50,7 +53,7 @@ def administering(ctx: Context, args: argparse.Namespace) -> Iterator[admin.Admi
     engine = create_server_engine(url)
     try:
         with engine.begin() as conn:
-            yield admin.Admin(conn, utcnow(), HybridLogicalClock("server"))
+            yield admin.Admin(conn, utcnow(), HybridLogicalClock(SERVER_NODE))
     finally:
         engine.dispose()
 
@@ -62,6 +65,13 @@ def register(subcommands: Subcommands) -> None:
     run = _add(commands, "run", _run, "Serve the sync API (uvicorn).")
     run.add_argument("--host", default=DEFAULT_HOST, help=f"Address to listen on (default {DEFAULT_HOST}).")
     run.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"Port (default {DEFAULT_PORT}).")
+    run.add_argument(
+        "--clock-margin-minutes",
+        type=float,
+        default=CLOCK_MARGIN.total_seconds() / 60,
+        metavar="M",
+        help="Refuse changes stamped more than M minutes ahead of this server's clock (default 10).",
+    )
 
     clinic = _add(commands, "create-clinic", _create_clinic, "Create a clinic; prints its id.")
     clinic.add_argument("--name", required=True)
@@ -121,12 +131,15 @@ def _run(ctx: Context, args: argparse.Namespace) -> int:
 
     from server_stub.app import create_app
 
+    if args.clock_margin_minutes < 0:
+        raise InvalidInput("--clock-margin-minutes cannot be negative.", field="clock_margin_minutes")
+
     url = database_url(ctx, args.db)
     shown = make_url(url).render_as_string(hide_password=True)
     print(f"ClinicDesk sync server on http://{args.host}:{args.port} (database {shown})", flush=True)
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     uvicorn.run(
-        create_app(url, freeze_heap=True),
+        create_app(url, clock_margin=timedelta(minutes=args.clock_margin_minutes), freeze_heap=True),
         host=args.host,
         port=args.port,
         log_level=ctx.settings.log_level.lower(),

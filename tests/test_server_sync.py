@@ -12,6 +12,7 @@ import requests
 from sqlalchemy import delete, insert
 from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 
+from desktop.domain.clock import HybridLogicalClock
 from desktop.domain.roles import Role
 from desktop.services import booking, consultations, patients, prescriptions
 from desktop.services.common import KIOSK, Actor
@@ -264,7 +265,7 @@ def test_another_clinics_device_cannot_see_or_change_this_clinics_rows(
         "action": "transition",
         "base_version": appointment["version"],
         "data": {"status": "cancelled"},
-        "hlc": "9999999999999-0000-01a1ffed-0000-7000-8000-000000000002",
+        "hlc": HybridLogicalClock(intruder.device_id).now(),  # the latest change: it would win
     }
     result = push(live_server, intruder, [forged])["results"][0]
     assert result["status"] == "rejected" and "another clinic" in result["error"]

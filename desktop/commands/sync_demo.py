@@ -38,7 +38,7 @@ from desktop.services.common import KIOSK, Actor, current_clinic, local_day, loc
 from desktop.store.local import LocalStore
 from desktop.store.models import ENTITY_MODELS, Appointment, Clinic, Clinician, Patient, SyncConflict
 from desktop.store.types import utcnow
-from desktop.sync.protocol import HIDDEN
+from desktop.sync.protocol import HIDDEN, SERVER_NODE
 from server_stub import admin
 from server_stub.background import serving
 from server_stub.db import create_server_engine, migrate, sqlite_url
@@ -168,7 +168,7 @@ class TwoDeviceDemo:
         engine = create_server_engine(self.database_url)
         try:
             with engine.begin() as conn:
-                boss = admin.Admin(conn, utcnow(), HybridLogicalClock("admin"))
+                boss = admin.Admin(conn, utcnow(), HybridLogicalClock(SERVER_NODE))
                 clinic_id = admin.create_clinic(
                     boss,
                     name=demo.CLINIC_NAME,

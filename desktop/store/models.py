@@ -6,6 +6,7 @@ server), `hlc` (clock of its last change) and `deleted` (tombstone). Nothing is 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime, time
 from enum import StrEnum
 from typing import Any, ClassVar
@@ -27,8 +28,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from desktop.domain.appointments import ACTIVE_STATUSES
+from desktop.domain.appointments import ACTIVE_STATUSES, AppointmentStatus, AppointmentType, Urgency
 from desktop.domain.consultations import ConsultationStatus
+from desktop.domain.patients import SEXES
+from desktop.domain.prescriptions import PrescriptionStatus
+from desktop.domain.queue import TokenStatus
 from desktop.domain.waitlist import WaitlistStatus
 from desktop.store.types import UTCDateTime, utcnow
 
@@ -41,6 +45,20 @@ NAMING = {
 }
 
 ID = String(36)
+
+
+# What a column may hold beyond its type, in its `info`; the server checks every pushed value
+# against its column (server_stub/fields.py).
+def choices(values: Iterable[str]) -> dict[str, Any]:
+    return {"choices": frozenset(str(v) for v in values)}
+
+
+def between(low: int, high: int) -> dict[str, Any]:
+    return {"range": (low, high)}
+
+
+TIMEZONE = {"format": "timezone"}
+ISO_DATES = {"format": "dates"}
 
 
 class Base(DeclarativeBase):
@@ -70,12 +88,12 @@ class Clinic(Synced, Base):
     __entity__ = "clinic"
 
     name: Mapped[str] = mapped_column(String(120))
-    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC", info=TIMEZONE)
     region: Mapped[str] = mapped_column(String(2), default="IN")  # default for phone numbers
     address: Mapped[str] = mapped_column(String(300), default="")
     phone: Mapped[str | None] = mapped_column(String(20))
-    min_notice_minutes: Mapped[int] = mapped_column(Integer, default=0)
-    holidays: Mapped[list[str]] = mapped_column(JSON, default=list)  # ISO dates
+    min_notice_minutes: Mapped[int] = mapped_column(Integer, default=0, info=between(0, 60 * 24 * 365))
+    holidays: Mapped[list[str]] = mapped_column(JSON, default=list, info=ISO_DATES)  # ISO dates
 
 
 class Clinician(Synced, Base):
@@ -102,14 +120,14 @@ class Availability(Synced, Base):
 
     clinic_id: Mapped[str] = mapped_column(ForeignKey("clinic.id"))
     clinician_id: Mapped[str] = mapped_column(ForeignKey("clinician.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(10))  # hours | break | leave
-    weekday: Mapped[int | None] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(10), info=choices(("hours", "break", "leave")))
+    weekday: Mapped[int | None] = mapped_column(Integer, info=between(0, 6))
     start_time: Mapped[time | None] = mapped_column(Time)
     end_time: Mapped[time | None] = mapped_column(Time)
-    slot_minutes: Mapped[int] = mapped_column(Integer, default=15)
-    capacity: Mapped[int] = mapped_column(Integer, default=1)
-    buffer_minutes: Mapped[int] = mapped_column(Integer, default=0)
-    daily_cap: Mapped[int | None] = mapped_column(Integer)
+    slot_minutes: Mapped[int] = mapped_column(Integer, default=15, info=between(5, 240))
+    capacity: Mapped[int] = mapped_column(Integer, default=1, info=between(1, 50))
+    buffer_minutes: Mapped[int] = mapped_column(Integer, default=0, info=between(0, 120))
+    daily_cap: Mapped[int | None] = mapped_column(Integer, info=between(1, 10_000))
     valid_from: Mapped[date | None] = mapped_column(Date)
     valid_to: Mapped[date | None] = mapped_column(Date)
     note: Mapped[str] = mapped_column(String(200), default="")
@@ -128,7 +146,7 @@ class Patient(Synced, Base):
     full_name: Mapped[str] = mapped_column(String(120))
     name_key: Mapped[str] = mapped_column(String(120))
     birth_date: Mapped[date] = mapped_column(Date)
-    sex: Mapped[str] = mapped_column(String(10), default="unknown")
+    sex: Mapped[str] = mapped_column(String(10), default="unknown", info=choices(SEXES))
     phone: Mapped[str | None] = mapped_column(String(20))
     email: Mapped[str | None] = mapped_column(String(200))
     address: Mapped[str] = mapped_column(String(300), default="")
@@ -168,10 +186,10 @@ class Appointment(Synced, Base):
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
     seat: Mapped[int | None] = mapped_column(Integer)  # None for walk-ins and emergencies
-    kind: Mapped[str] = mapped_column(String(12))
-    urgency: Mapped[str] = mapped_column(String(10), default="routine")
+    kind: Mapped[str] = mapped_column(String(12), info=choices(AppointmentType))
+    urgency: Mapped[str] = mapped_column(String(10), default="routine", info=choices(Urgency))
     emergency: Mapped[bool] = mapped_column(Boolean, default=False)
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), info=choices(AppointmentStatus))
     reason: Mapped[str] = mapped_column(String(300), default="")
     status_note: Mapped[str] = mapped_column(String(300), default="")
     rescheduled_from: Mapped[str | None] = mapped_column(ID)
@@ -215,9 +233,9 @@ class QueueToken(Synced, Base):
     appointment_id: Mapped[str | None] = mapped_column(ForeignKey("appointment.id"))
     clinician_id: Mapped[str | None] = mapped_column(ForeignKey("clinician.id"))
     room: Mapped[str] = mapped_column(String(30), default="")
-    status: Mapped[str] = mapped_column(String(16), default="waiting")
-    urgency: Mapped[str] = mapped_column(String(10), default="routine")
-    age_years: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="waiting", info=choices(TokenStatus))
+    urgency: Mapped[str] = mapped_column(String(10), default="routine", info=choices(Urgency))
+    age_years: Mapped[int | None] = mapped_column(Integer, info=between(0, 150))
     pregnant: Mapped[bool] = mapped_column(Boolean, default=False)
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime)
     called_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -267,7 +285,7 @@ class Prescription(Synced, Base):
     patient_id: Mapped[str] = mapped_column(ForeignKey("patient.id"), index=True)
     clinician_id: Mapped[str] = mapped_column(ForeignKey("clinician.id"))
     consultation_id: Mapped[str | None] = mapped_column(ForeignKey("consultation.id"))
-    status: Mapped[str] = mapped_column(String(12), default="draft")
+    status: Mapped[str] = mapped_column(String(12), default="draft", info=choices(PrescriptionStatus))
     diagnosis: Mapped[str] = mapped_column(String(300))
     medicines: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     advice: Mapped[str] = mapped_column(Text, default="")

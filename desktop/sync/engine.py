@@ -19,7 +19,9 @@ anything else (a bug, a full disk) propagates.
 
 from __future__ import annotations
 
+import itertools
 import logging
+import re
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -34,13 +36,14 @@ from desktop.store.changes import Changes, Origin
 from desktop.store.local import LocalStore
 from desktop.store.models import ENTITY_MODELS, DeviceState, JournalOp, SyncConflict
 from desktop.sync.client import SyncClient
-from desktop.sync.errors import ServerError, SyncError
+from desktop.sync.errors import ServerError, ServerRejected, SyncError
 from desktop.sync.outbox import Chunk, Outbox
 from desktop.sync.protocol import (
     CLOCK_SKEW_WARNING_MS,
     MAX_BODY_BYTES,
     MAX_OPS_PER_PUSH,
     MAX_PULL_LIMIT,
+    Op,
     PullResponse,
     PushRequest,
     PushResponse,
@@ -51,6 +54,9 @@ from desktop.sync.report import CancelCheck, Progress, ProgressCallback, SyncRep
 log = logging.getLogger(__name__)
 
 SKEW_CHECK_EVERY = timedelta(minutes=10)  # when there is nothing to push, ask /health this often
+PULLED_STAMP_MAX_AHEAD = timedelta(days=1)
+MAX_SET_ASIDE_PER_SYNC = 100  # ops set aside for a refused push in one sync; the next sync goes on
+_OP_FIELD = re.compile(r"ops\.(\d+)(?:\.(.+))?")
 
 device_state = DeviceState.__table__  # type: ignore[attr-defined]
 
@@ -116,7 +122,7 @@ class SyncEngine:
         notify = progress or (lambda _p: None)
         stop = cancel or (lambda: False)
         try:
-            self._push(report, notify, stop)
+            self._push_setting_aside(report, notify, stop)
             if not report.cancelled:
                 report.stage = "pull"
                 self._pull(report, notify, stop)
@@ -132,6 +138,30 @@ class SyncEngine:
         return report
 
     # -- push ---------------------------------------------------------------------------------
+
+    def _push_setting_aside(self, report: SyncReport, notify: ProgressCallback, stop: CancelCheck) -> None:
+        """Push; when the server refuses a whole push because of one op (a 4xx naming `ops.N`: an op
+        this device's rules let through and the server's do not), that op is set aside, refused,
+        and the push starts again: one bad op never holds up the journal behind it."""
+        for attempt in itertools.count(1):
+            try:
+                self._push(report, notify, stop)
+                return
+            except OpRefused as refused:
+                if attempt > MAX_SET_ASIDE_PER_SYNC:
+                    raise
+                self.outbox.set_aside(refused.op_id, refused.message, refused.field)
+                report.rejected += 1
+                report.errors.append(
+                    Reason.of(
+                        "sync.refused",
+                        entity=refused.entity,
+                        id=refused.entity_id,
+                        why=refused.message,
+                        field=refused.field,
+                    )
+                )
+                log.warning("change %s set aside: %s", refused.op_id, refused.message)
 
     def _push(self, report: SyncReport, notify: ProgressCallback, stop: CancelCheck) -> None:
         """Chunks in order, one request at a time. A chunk is sent (marked `sent` first) as soon as
@@ -199,7 +229,10 @@ class SyncEngine:
 
     def _send(self, request: PushRequest) -> Pushed:
         sent_at = self.wall_clock()
-        response = self.client.push(request)
+        try:
+            response = self.client.push(request)
+        except ServerRejected as exc:
+            raise OpRefused.of(exc, request) or exc from None
         return Pushed(response, _skew_ms(response.server_time, sent_at, self.wall_clock()))
 
     def _record(self, report: SyncReport, chunk: Chunk, pushed: Pushed) -> None:
@@ -288,7 +321,12 @@ class SyncEngine:
         self.store.announce(
             Changes.of(Origin.PULL, ((c.entity, c.id) for c in page.changes if c.entity in ENTITY_MODELS))
         )
-        newest = max((c.hlc for c in page.changes), default="")
+        # Not a stamp far ahead of this computer's clock: a server older than its clock check may
+        # hold one, and absorbed it would run every later stamp of this device as far ahead.
+        ceiling = f"{int((self.wall_clock() + PULLED_STAMP_MAX_AHEAD).timestamp() * 1000):013d}"
+        newest = max(
+            (c.hlc for c in page.changes if c.hlc[13:14] == "-" and c.hlc[:13] <= ceiling), default=""
+        )
         if newest:
             try:
                 self.store.clock.observe(newest)  # our next change orders after everything pulled
@@ -309,6 +347,22 @@ class SyncEngine:
                 update(device_state).where(device_state.c.id == 1).values(last_sync_at=self.store.now())
             )
         notify(Progress("done", report.pushed + report.pulled, report.pushed + report.pulled))
+
+
+class OpRefused(ServerRejected):
+    """The server refused a push for one of its ops (its `field` is `ops.N...`)."""
+
+    def __init__(self, message: str, *, status: int, op: Op, field: str | None):
+        super().__init__(message, status=status, field=field)
+        self.op_id = op.op_id
+        self.entity, self.entity_id = op.entity, op.entity_id
+
+    @classmethod
+    def of(cls, exc: ServerRejected, request: PushRequest) -> OpRefused | None:
+        match = _OP_FIELD.fullmatch(exc.field or "")
+        if match is None or int(match[1]) >= len(request.ops):
+            return None
+        return cls(exc.message, status=exc.status, op=request.ops[int(match[1])], field=match[2])
 
 
 def _drop(ahead: Future[Any] | None) -> None:

@@ -222,6 +222,17 @@ class Outbox:
                 .values(status="rejected", result={"status": "rejected", "error": message, "local": True})
             )
 
+    def set_aside(self, op_id: str, message: str, field: str | None) -> None:
+        """The server refused the whole push for this op alone (a 4xx naming it): it is marked
+        `rejected` with the reason, so that the ops behind it go on (desktop.sync.set_aside)."""
+        result = {"status": "rejected", "error": message, "field": field}
+        with self.store.db.writer.begin() as conn:
+            conn.execute(
+                update(journal)
+                .where(journal.c.op_id == op_id, journal.c.status.in_(UNANSWERED))
+                .values(status="rejected", result=result)
+            )
+
 
 def _reason(exc: ValidationError | orjson.JSONDecodeError) -> str:
     if isinstance(exc, ValidationError):
@@ -230,13 +241,15 @@ def _reason(exc: ValidationError | orjson.JSONDecodeError) -> str:
 
 
 def _is_create(conn: Connection, out: Outgoing) -> bool:
+    return gives_birth(conn, seq=out.seq, entity_id=out.op.entity_id, base_version=out.op.base_version)
+
+
+def gives_birth(conn: Connection, *, seq: int, entity_id: str, base_version: int) -> bool:
     """The op that gave birth to the row: its first journal op, on a row the server never had."""
-    if out.op.base_version != 0:
+    if base_version != 0:
         return False
-    first = conn.execute(
-        select(func.min(journal.c.seq)).where(journal.c.entity_id == out.op.entity_id)
-    ).scalar()
-    return first == out.seq
+    first = conn.execute(select(func.min(journal.c.seq)).where(journal.c.entity_id == entity_id)).scalar()
+    return first == seq
 
 
 def _tombstone(conn: Connection, op: Op) -> None:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal, get_args
+from datetime import date, datetime
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field
+import orjson
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 PROTOCOL_VERSION = 1
 SUPPORTED_PROTOCOLS = frozenset({1})
@@ -14,11 +15,24 @@ MAX_OPS_PER_PUSH = 1000
 MAX_BODY_BYTES = 8 * 1024 * 1024
 MAX_PULL_LIMIT = 5000
 DEFAULT_PULL_LIMIT = 1000
+MAX_SEQ = 2**63 - 1  # a change-log seq is a 64-bit integer: a cursor above it names no change
 CLOCK_SKEW_WARNING_MS = 5 * 60 * 1000
 LIVE_PATH = "/v1/sync/live"  # the websocket that tells devices to pull (docs/sync.md, "Live updates")
 
-ID_PATTERN = r"^[0-9a-fA-F-]{32,36}$"
-HLC_PATTERN = r"^\d{13}-\d{4}-[0-9a-fA-F-]{1,36}$"
+# Ids are UUIDs as `str(uuid)` writes them (desktop.domain.ids.new_id): lower-case, 8-4-4-4-12.
+UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+ID_PATTERN = rf"^{UUID}$"
+# `<ms since epoch, 13 digits>-<counter, 4 digits>-<node>`: the node is the device's id, or the
+# server's own (SERVER_NODE: the max UUID, so the server's stamp wins a tie, as it always has).
+HLC_PATTERN = rf"^\d{{13}}-\d{{4}}-{UUID}$"
+SERVER_NODE = "ffffffff-ffff-ffff-ffff-ffffffffffff"
+ACTION_PATTERN = r"^[a-z][a-z_]{0,29}$"
+# One op's `data`: at most this much JSON, nested at most this deep (a prescription's medicines are
+# 3 levels: data, the list, a medicine). A deeper or larger op is malformed, refused whole.
+MAX_OP_BYTES = 256 * 1024
+MAX_DATA_DEPTH = 8
+# Any date or moment a clinic writes (an appointment, a birth, a holiday) falls in these years.
+EARLIEST_DAY, LATEST_DAY = date(1900, 1, 1), date(2199, 12, 31)
 
 Entity = Literal[
     "clinic",
@@ -48,23 +62,70 @@ DESK_ONLY_FIELDS = {"clinician": frozenset({"password_hash"})}
 OpStatus = Literal["applied", "merged", "conflict", "rejected"]
 
 
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("contains a NUL character")
+    return value
+
+
+# Text a device sends that the server stores or looks up: PostgreSQL refuses NUL in text.
+PlainText = Annotated[str, AfterValidator(_no_nul)]
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
 class Op(Strict):
-    """One journaled change (SYNC.md: the journal)."""
+    """One journaled change (SYNC.md: the journal). Strict: `"1"` is not a version."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     op_id: str = Field(pattern=ID_PATTERN)
     entity: Entity
     entity_id: str = Field(pattern=ID_PATTERN)
-    action: str = Field(min_length=1, max_length=30)
-    base_version: int = Field(ge=0)
+    action: str = Field(pattern=ACTION_PATTERN)
+    base_version: int = Field(ge=0, le=2**31 - 1)
     data: dict[str, Any]
     hlc: str = Field(pattern=HLC_PATTERN)
 
+    @field_validator("data")
+    @classmethod
+    def _bounded(cls, data: dict[str, Any]) -> dict[str, Any]:
+        depth = json_depth(data)
+        if depth > MAX_DATA_DEPTH:
+            raise ValueError(f"nested {depth} levels deep; at most {MAX_DATA_DEPTH} are allowed")
+        try:
+            size = len(orjson.dumps(data))
+        except orjson.JSONEncodeError:  # an integer past 64 bits, the only JSON orjson cannot write
+            raise ValueError("holds a number too large to store") from None
+        if size > MAX_OP_BYTES:
+            raise ValueError(f"{size // 1024} KiB of data; at most {MAX_OP_BYTES // 1024} KiB are allowed")
+        return data
+
+
+_CONTAINERS = (dict, list)
+
+
+def json_depth(value: Any, limit: int = MAX_DATA_DEPTH) -> int:
+    """How deep a JSON value nests (a scalar is 0, `{}` is 1), counted without recursion and only
+    up to `limit + 1`: a value nested thousands of levels deep costs no more than one just too deep."""
+    deepest = 0
+    level: list[Any] = [value] if isinstance(value, _CONTAINERS) else []
+    while level and deepest <= limit:
+        deepest += 1
+        inner: list[Any] = []
+        for each in level:
+            for item in each.values() if isinstance(each, dict) else each:
+                if isinstance(item, _CONTAINERS):
+                    inner.append(item)
+        level = inner
+    return deepest
+
 
 class PushRequest(Strict):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
     device_id: str = Field(pattern=ID_PATTERN)
     ops: list[Op] = Field(max_length=MAX_OPS_PER_PUSH)
 
@@ -101,8 +162,8 @@ class PullResponse(Strict):
 
 
 class EnrollRequest(Strict):
-    code: str = Field(min_length=4, max_length=64)
-    name: str = Field(min_length=1, max_length=80)
+    code: PlainText = Field(min_length=4, max_length=64)
+    name: PlainText = Field(min_length=1, max_length=80)
     kind: DeviceKind
 
 
@@ -114,8 +175,8 @@ class EnrollResponse(Strict):
 
 
 class LoginRequest(Strict):
-    username: str = Field(min_length=1, max_length=60)
-    password: str = Field(min_length=1, max_length=200)
+    username: PlainText = Field(min_length=1, max_length=60)
+    password: PlainText = Field(min_length=1, max_length=200)
 
 
 class LoginResponse(Strict):
@@ -127,8 +188,15 @@ class LoginResponse(Strict):
 
 class ResolveRequest(Strict):
     choice: Literal["keep_server", "keep_device", "merge", "rebook", "cancel", "dismiss"]
-    note: str = Field(default="", max_length=300)
+    note: PlainText = Field(default="", max_length=300)
     starts_at: datetime | None = None  # for `rebook`
+
+    @field_validator("starts_at")
+    @classmethod
+    def _plausible(cls, value: datetime | None) -> datetime | None:
+        if value is not None and not EARLIEST_DAY <= value.date() <= LATEST_DAY:
+            raise ValueError(f"must be between {EARLIEST_DAY.year} and {LATEST_DAY.year}")
+        return value
 
 
 class Health(Strict):

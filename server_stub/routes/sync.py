@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from desktop.sync.protocol import (
     DEFAULT_PULL_LIMIT,
     MAX_PULL_LIMIT,
+    MAX_SEQ,
     ErrorBody,
     PullResponse,
     PushRequest,
@@ -46,7 +47,9 @@ def pull(
     caller: ReadingCaller,
     conn: ReadConn,
     state: State,
-    since: Annotated[int, Query(ge=0, description="The `next` of the previous page; 0 at first.")] = 0,
+    since: Annotated[
+        int, Query(ge=0, le=MAX_SEQ, description="The `next` of the previous page; 0 at first.")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_PULL_LIMIT)] = DEFAULT_PULL_LIMIT,
 ) -> Response:
     """The clinic's changes after `since`, in seq order, as much as this kind of device may see."""
