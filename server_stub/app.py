@@ -14,6 +14,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from starlette.middleware.gzip import GZipMiddleware
+from starlette.types import Scope
 
 from desktop import __version__
 from desktop.domain.clock import HybridLogicalClock
@@ -25,8 +26,10 @@ from server_stub import errors
 from server_stub.access import SESSION_TTL
 from server_stub.db import create_server_engine, migrate
 from server_stub.deps import WRITERS_AT_ONCE_POSTGRES, ServerState
-from server_stub.middleware import BodyGuard, ProtocolGate
+from server_stub.gate import token_refusal
+from server_stub.middleware import AuthGate, BodyGuard, ProtocolGate
 from server_stub.routes import ROUTERS
+from server_stub.throttle import Rules
 
 API_PREFIX = "/v1"
 # Called by devices that may not know the protocol yet: a new device enrolling, a health probe.
@@ -46,10 +49,12 @@ def create_app(
     *,
     now: Callable[[], datetime] = utcnow,
     session_ttl: timedelta = SESSION_TTL,
+    throttle: Rules | None = None,
     run_migrations: bool = True,
     freeze_heap: bool = False,
 ) -> FastAPI:
     """The server over `database_url` (a SQLite file URL or PostgreSQL), migrated on start-up.
+    `throttle`: the rate limits of sign-in and enrolment (default `throttle.Rules()`).
 
     `freeze_heap` (a server process of its own, `clinic server run`): once started, what start-up
     made (modules, the engines, the database driver, the app) is moved out of the garbage
@@ -75,6 +80,7 @@ def create_app(
             now=now,
             session_ttl=session_ttl,
             write_turns=asyncio.Semaphore(1 if sqlite else WRITERS_AT_ONCE_POSTGRES),
+            throttle=throttle or Rules(),
         )
         if freeze_heap:
             freeze_start_up_heap()
@@ -96,8 +102,15 @@ def create_app(
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
-    # Outermost first when a request comes in: gzip answers, the protocol gate, the body guard.
+
+    async def check_token(scope: Scope, token: str | None) -> str | None:
+        return await token_refusal(scope["app"].state.server, token)
+
+    # Outermost first when a request comes in: gzip answers, the protocol gate, the token, the body.
     app.add_middleware(BodyGuard, limit=MAX_BODY_BYTES)
+    app.add_middleware(
+        AuthGate, check=check_token, limit=MAX_BODY_BYTES, prefix=f"{API_PREFIX}/", exempt=NO_PROTOCOL_NEEDED
+    )
     app.add_middleware(ProtocolGate, prefix=f"{API_PREFIX}/", exempt=NO_PROTOCOL_NEEDED)
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=5)
     return app
