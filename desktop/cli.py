@@ -6,7 +6,6 @@ Subcommands live in `desktop.commands.*`; add a module there and list it in `COM
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -14,7 +13,7 @@ from collections.abc import Sequence
 from desktop.commands import Context, backup, demo, global_options, reports, setup, sync_demo
 from desktop.domain.errors import ClinicError
 from desktop.heap import freeze_start_up_heap
-from desktop.settings import Settings, SettingsError, load_settings
+from desktop.settings import Settings, SettingsError, configure_logging, load_settings
 from desktop.sync import cli as sync_cli
 from server_stub import cli as server_cli
 
@@ -43,7 +42,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else 2
     try:
         settings = load_settings(**{name: getattr(args, name, None) for name in Settings.model_fields})
-        logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
+        configure_logging(settings.log_level)
         freeze_start_up_heap()
         code: int = args.handler(Context(settings), args)
         return code

@@ -20,6 +20,7 @@ from desktop import __version__
 from desktop.domain.clock import HybridLogicalClock
 from desktop.heap import freeze_start_up_heap
 from desktop.store.checkpoint import WalCheckpointer
+from desktop.store.private import warn_if_not_private
 from desktop.store.types import utcnow
 from desktop.sync.protocol import MAX_BODY_BYTES, PROTOCOL_HEADER, PROTOCOL_VERSION
 from server_stub import errors
@@ -69,6 +70,8 @@ def create_app(
         # SQLite: readers take no write lock (WAL); PostgreSQL: one pool serves both.
         sqlite = engine.dialect.name == "sqlite"
         read_engine = create_server_engine(database_url, read_only=True) if sqlite else engine
+        if sqlite:
+            warn_if_not_private(Path(engine.url.database or ""))
         checkpointer = WalCheckpointer(Path(engine.url.database or "")) if sqlite else None
         if checkpointer:
             checkpointer.start()

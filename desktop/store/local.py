@@ -17,6 +17,7 @@ from desktop.domain.ids import new_id
 from desktop.store.engine import Database
 from desktop.store.migrate import upgrade
 from desktop.store.models import DeviceState, JournalOp
+from desktop.store.private import private_file, warn_if_not_private
 from desktop.store.uow import Journaled, JournalingSession, UnitOfWork
 
 DB_NAME = "clinicdesk.db"
@@ -28,6 +29,7 @@ class LocalStore:
     def __init__(self, data_dir: Path, *, now: Callable[[], datetime] | None = None):
         self.data_dir = Path(data_dir)
         self.path = self.data_dir / DB_NAME
+        warn_if_not_private(self.path)
         upgrade(self.path)
         self.db = Database.open(self.path, session_class=JournalingSession)
         self.now: Callable[[], datetime] = now or (lambda: datetime.now(UTC))
@@ -89,11 +91,12 @@ class LocalStore:
             listener(ops)
 
     def backup(self, target: Path) -> None:
-        """Consistent copy of the live database (SQLite online backup: safe while the app runs)."""
+        """Consistent copy of the live database (SQLite online backup: safe while the app runs),
+        owner-only like the database itself."""
         target = Path(target)
-        target.parent.mkdir(parents=True, exist_ok=True)
         if target.exists():
             target.unlink()
+        private_file(target)
         source = sqlite3.connect(self.path)
         try:
             dest = sqlite3.connect(target)

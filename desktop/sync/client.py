@@ -17,6 +17,7 @@ import gzip
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import requests
 import urllib3
@@ -27,6 +28,7 @@ from urllib3.util.retry import Retry
 from desktop.sync.errors import (
     AuthFailed,
     Forbidden,
+    NotClinicDesk,
     Offline,
     ServerError,
     ServerRejected,
@@ -188,9 +190,7 @@ class SyncClient:
         try:
             return response.json()
         except ValueError:
-            raise ServerError(
-                "The server sent an answer that is not JSON.", status=response.status_code
-            ) from None
+            raise _not_clinicdesk(response) from None
 
     def _send(
         self,
@@ -251,9 +251,22 @@ def _parsed(model: type[M], response: requests.Response, problem: str) -> M:
         raise ServerError(f"{problem}: {_first(exc)}", status=response.status_code) from None
 
 
+def _not_clinicdesk(response: requests.Response) -> NotClinicDesk:
+    parts = urlsplit(response.url)
+    server = f"{parts.scheme}://{parts.netloc}"
+    answer = f"{response.status_code} {response.reason or ''}".strip()
+    return NotClinicDesk(
+        f"The server at {server} is not a ClinicDesk sync server (it answered {answer!r}): "
+        "check the address and port.",
+        status=response.status_code,
+    )
+
+
 def _error_for(response: requests.Response) -> SyncError:
     status = response.status_code
     detail, field = _detail(response)
+    if detail is None and status not in RETRY_STATUSES:  # a proxy's 502-504 page: a server behind it
+        return _not_clinicdesk(response)
     if status == 401:
         return AuthFailed(
             detail or "The server no longer accepts this device's credentials: re-enrol it or sign in again."
