@@ -23,7 +23,7 @@ from desktop.store.checkpoint import WalCheckpointer
 from desktop.store.private import warn_if_not_private
 from desktop.store.types import utcnow
 from desktop.sync.protocol import MAX_BODY_BYTES, PROTOCOL_HEADER, PROTOCOL_VERSION
-from server_stub import errors
+from server_stub import errors, openapi
 from server_stub.access import SESSION_TTL
 from server_stub.db import create_server_engine, migrate
 from server_stub.deps import WRITERS_AT_ONCE_POSTGRES, ServerState
@@ -103,6 +103,7 @@ def create_app(
         docs_url="/docs",
     )
     errors.install(app)
+    openapi.install(app, prefix=f"{API_PREFIX}/", exempt=NO_PROTOCOL_NEEDED)
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
 

@@ -26,6 +26,8 @@ from server_stub.pushes import PushQueue
 # Fewer than the worker threads (anyio's default is 40), so that a writer holding its clinic's lock
 # always finds a thread to go on with.
 WRITERS_AT_ONCE_POSTGRES = 8
+# The largest change-log seq a database column holds (BIGINT): a `since` above it is a 422, not a 500.
+MAX_SEQ = 2**63 - 1
 # argon2 checks at once (signin.py): one core is left to everyone else's pushes and pulls.
 PASSWORD_CHECKS_AT_ONCE = max(1, (os.cpu_count() or 2) - 1)
 

@@ -84,4 +84,6 @@ def test_looser_files_are_warned_about_at_start(tmp_path: Path, caplog: pytest.L
     os.chmod(db, 0o640)
     with caplog.at_level(logging.WARNING), serving(sqlite_url(db)):
         pass
-    assert any(f"{db} is open to other users of this machine (mode 0640)" in r.getMessage() for r in caplog.records)
+    assert any(
+        f"{db} is open to other users of this machine (mode 0640)" in r.getMessage() for r in caplog.records
+    )

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from desktop.sync.protocol import ID_PATTERN, ErrorBody, ResolveRequest
 from server_stub import conflicts
-from server_stub.deps import ReadConn, ReadingCaller, State, WriteConn, WritingCaller, require_desk
+from server_stub.deps import MAX_SEQ, ReadConn, ReadingCaller, State, WriteConn, WritingCaller, require_desk
 from server_stub.fastjson import FastJSONResponse
 
 router = APIRouter(prefix="/conflicts", tags=["conflicts"])
@@ -53,7 +53,9 @@ class ConflictPage(BaseModel):
 def list_conflicts(
     caller: ReadingCaller,
     conn: ReadConn,
-    since: Annotated[int, Query(ge=0, description="Change-log seq: only conflicts changed after it.")] = 0,
+    since: Annotated[
+        int, Query(ge=0, le=MAX_SEQ, description="Change-log seq: only conflicts changed after it.")
+    ] = 0,
     status: conflicts.Status = "open",
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> Response:

@@ -21,7 +21,7 @@ from desktop.sync.protocol import (
     PushResponse,
 )
 from server_stub import access
-from server_stub.deps import Bearer, ReadConn, ReadingCaller, ServerState, State
+from server_stub.deps import MAX_SEQ, Bearer, ReadConn, ReadingCaller, ServerState, State
 from server_stub.fastjson import FastJSONResponse
 from server_stub.pull import pull_page
 
@@ -46,7 +46,9 @@ def pull(
     caller: ReadingCaller,
     conn: ReadConn,
     state: State,
-    since: Annotated[int, Query(ge=0, description="The `next` of the previous page; 0 at first.")] = 0,
+    since: Annotated[
+        int, Query(ge=0, le=MAX_SEQ, description="The `next` of the previous page; 0 at first.")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_PULL_LIMIT)] = DEFAULT_PULL_LIMIT,
 ) -> Response:
     """The clinic's changes after `since`, in seq order, as much as this kind of device may see."""
