@@ -23,7 +23,7 @@ from desktop.store.checkpoint import WalCheckpointer
 from desktop.store.private import warn_if_not_private
 from desktop.store.types import utcnow
 from desktop.sync.protocol import MAX_BODY_BYTES, PROTOCOL_HEADER, PROTOCOL_VERSION
-from server_stub import errors, openapi
+from server_stub import errors, openapi, signin
 from server_stub.access import SESSION_TTL
 from server_stub.db import create_server_engine, migrate
 from server_stub.deps import WRITERS_AT_ONCE_POSTGRES, ServerState
@@ -84,12 +84,14 @@ def create_app(
             session_ttl=session_ttl,
             write_turns=asyncio.Semaphore(1 if sqlite else WRITERS_AT_ONCE_POSTGRES),
             throttle=throttle or Rules(),
+            password_checker=signin.password_checker(),
         )
         if freeze_heap:
             freeze_start_up_heap()
         try:
             yield
         finally:
+            app.state.server.password_checker.shutdown(wait=False, cancel_futures=True)
             if checkpointer:
                 checkpointer.stop()
             for each in {engine, read_engine}:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Annotated
@@ -46,10 +47,11 @@ class ServerState:
     write_turns: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(1))
     pushes: PushQueue = field(default_factory=PushQueue)
     throttle: throttle.Rules = field(default_factory=throttle.Rules)
-    # Password checks wait here, on the event loop (signin.py).
+    # Password checks wait here, on the event loop, then run on `password_checker` (signin.py).
     password_checks: asyncio.Semaphore = field(
         default_factory=lambda: asyncio.Semaphore(PASSWORD_CHECKS_AT_ONCE)
     )
+    password_checker: Executor | None = None
     known_tokens: access.KnownTokens = field(default_factory=access.KnownTokens)
 
 

@@ -4,6 +4,7 @@ Deliver 6). Each test runs a server of its own on a new database (SQLite, or Pos
 
 from __future__ import annotations
 
+import json
 import statistics
 import threading
 import time
@@ -155,7 +156,8 @@ def test_another_clinics_push_does_not_wait_for_password_checks(tmp_path: Path) 
         time.sleep(0.5)
         waits = []
         try:
-            for _ in range(30):
+            end = time.monotonic() + 3
+            while time.monotonic() < end:
                 started = time.perf_counter()
                 assert http.post(server.url("/v1/sync/push"), json=push_body).status_code == 200
                 waits.append(time.perf_counter() - started)
@@ -163,6 +165,31 @@ def test_another_clinics_push_does_not_wait_for_password_checks(tmp_path: Path) 
         finally:
             stop.set()
             for thread in threads:
-                thread.join(10)
-        assert checked[0] >= 10, "the flood did not overlap the pushes"
+                thread.join(30)
+        assert checked[0] >= 3, "the flood did not overlap the pushes"
         assert statistics.median(waits) < 0.1, sorted(waits)
+
+
+@pytest.mark.parametrize("bad", ["nul\u0000byte", "lone\udc80surrogate"])
+def test_sign_in_and_enrolment_refuse_what_is_not_text(server: LiveServer, bad: str) -> None:
+    """PostgreSQL refuses NUL in text and no database nor argon2 takes a lone surrogate: a 422
+    naming the field, never a 500 (schemathesis found the NUL username on PostgreSQL)."""
+    clinic = server.create_clinic()
+    desk = server.enroll(clinic, "desk")
+    raw = json.dumps  # keeps the escapes as the fuzzer sent them
+    for body, field in (
+        ({"username": bad, "password": WRONG}, "username"),
+        ({"username": "x", "password": bad}, "password"),
+    ):
+        answer = server.http(desk.token).post(
+            server.url("/v1/auth/login"), data=raw(body), headers={"Content-Type": "application/json"}
+        )
+        assert answer.status_code == 422 and answer.json()["field"] == field, answer.text
+    for body, field in (
+        ({"code": bad, "name": "Desk", "kind": "desk"}, "code"),
+        ({"code": server.code(clinic, "desk"), "name": bad, "kind": "desk"}, "name"),
+    ):
+        answer = requests.post(
+            server.url("/v1/devices/enroll"), data=raw(body), headers={"Content-Type": "application/json"}
+        )
+        assert answer.status_code == 422 and answer.json()["field"] == field, answer.text
