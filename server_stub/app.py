@@ -35,6 +35,8 @@ from server_stub.throttle import Rules
 API_PREFIX = "/v1"
 # Called by devices that may not know the protocol yet: a new device enrolling, a health probe.
 NO_PROTOCOL_NEEDED = (f"{API_PREFIX}/health", f"{API_PREFIX}/devices/enroll")
+# Sign-in and enrolment bodies are a few hundred bytes; a stranger may send them, so no more is read.
+SIGN_IN_BODY_BYTES = 16 * 1024
 
 DESCRIPTION = f"""
 The ClinicDesk sync server (protocol {PROTOCOL_VERSION}; see docs/sync.md and docs/server.md).
@@ -113,7 +115,8 @@ def create_app(
         return await token_refusal(scope["app"].state.server, token)
 
     # Outermost first when a request comes in: gzip answers, the protocol gate, the token, the body.
-    app.add_middleware(BodyGuard, limit=MAX_BODY_BYTES)
+    small = dict.fromkeys((f"{API_PREFIX}/devices/enroll", f"{API_PREFIX}/auth/login"), SIGN_IN_BODY_BYTES)
+    app.add_middleware(BodyGuard, limit=MAX_BODY_BYTES, small=small)
     app.add_middleware(
         AuthGate, check=check_token, limit=MAX_BODY_BYTES, prefix=f"{API_PREFIX}/", exempt=NO_PROTOCOL_NEEDED
     )

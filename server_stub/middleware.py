@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 import zlib
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Mapping
 
 import orjson
 from starlette.datastructures import Headers
@@ -155,42 +155,49 @@ def gunzip(data: bytes, limit: int) -> bytes:
 
 
 class BodyGuard:
-    def __init__(self, app: ASGIApp, *, limit: int):
+    """`limit` bytes, or the smaller limit `small` gives a path (sign-in and enrolment, whose bodies
+    are a few hundred bytes and which a stranger may call)."""
+
+    def __init__(self, app: ASGIApp, *, limit: int, small: Mapping[str, int] | None = None):
         self.app = app
         self.limit = limit
+        self.small = dict(small or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
+        limit = self.small.get(scope.get("path", ""), self.limit)
         too_large = (
-            f"The request body is larger than {self.limit // (1024 * 1024)} MiB: send fewer ops per push."
+            f"The request body is larger than {limit // (1024 * 1024)} MiB: send fewer ops per push."
+            if limit >= 1024 * 1024
+            else f"The request body is larger than {limit // 1024} KiB, the most this call takes."
         )
         encoding = headers.get("content-encoding", "identity").strip().lower()
         if encoding not in ("identity", "gzip"):
             await send_error(send, 415, f"The server accepts gzip request bodies, not {encoding[:20]!r}.")
             return
         declared = headers.get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
             if not declared.isdigit():
                 await send_error(send, 400, "The Content-Length header is not a number.")
                 return
-            await drain(receive, self.limit)
+            await drain(receive, limit)
             await send_error(send, 413, too_large)
             return
         try:
-            body, complete = await self._read(receive)
+            body, complete = await self._read(receive, limit)
         except Disconnected:
             return  # nobody to answer
         if body is None:
             if not complete:
-                await drain(receive, self.limit)
+                await drain(receive, limit)
             await send_error(send, 413, too_large)
             return
         if encoding == "gzip":
             try:
-                body = gunzip(body, self.limit)
+                body = gunzip(body, limit)
             except TooLarge:
                 await send_error(send, 413, too_large + " (after decompression)")
                 return
@@ -201,7 +208,8 @@ class BodyGuard:
         raw.append((b"content-length", str(len(body)).encode()))
         await self.app({**scope, "headers": raw}, self._replay(body, receive), send)
 
-    async def _read(self, receive: Receive) -> tuple[bytes | None, bool]:
+    @staticmethod
+    async def _read(receive: Receive, limit: int) -> tuple[bytes | None, bool]:
         """The whole body, or None as soon as it passes the limit; and whether all of it came."""
         chunks: list[bytes] = []
         size = 0
@@ -212,7 +220,7 @@ class BodyGuard:
             chunk = message.get("body", b"")
             complete = not message.get("more_body", False)
             size += len(chunk)
-            if size > self.limit:
+            if size > limit:
                 return None, complete
             chunks.append(chunk)
             if complete:

@@ -87,3 +87,18 @@ def test_the_clinics_devices_still_get_in_and_revocation_still_holds(
         live_server.url("/v1/sync/push"), json={"device_id": new_clinic.desk.device_id, "ops": []}
     )
     assert push.status_code == 401
+
+
+def test_sign_in_and_enrolment_read_no_more_than_a_sign_in_needs(
+    live_server: LiveServer, new_clinic: ClinicOnServer
+) -> None:
+    """Enrolment is open to strangers by nature: its body, and a sign-in's, is read only up to
+    16 KiB (a real one is a few hundred bytes), not the 8 MiB of a push."""
+    padded = {"code": "AAAA-BBBB-CCCC-DDDD", "name": "Desk", "kind": "desk", "padding": "x" * 100_000}
+    answer = requests.post(live_server.url("/v1/devices/enroll"), json=padded)
+    assert answer.status_code == 413 and "16 KiB" in answer.json()["detail"]
+    login = {"username": new_clinic.doctor_username, "password": "x" * 100_000}
+    answer = live_server.http(new_clinic.desk.token).post(live_server.url("/v1/auth/login"), json=login)
+    assert answer.status_code == 413
+    answer = live_server.http("not-a-token").post(live_server.url("/v1/auth/login"), json=login)
+    assert answer.status_code == 401  # the token first
