@@ -29,6 +29,7 @@ from server_stub.access import Unauthorised
 from server_stub.deps import PASSWORD_CHECKS_AT_ONCE, ServerState
 
 T = TypeVar("T")
+CHECKER_NICENESS = 10  # password checks yield the cores to every other request (password_checker)
 
 
 async def _reading(state: ServerState, work: Callable[[Connection], T]) -> T:
@@ -46,9 +47,6 @@ async def _writing(state: ServerState, work: Callable[[Connection], T]) -> T:
 
     async with state.write_turns:  # a writer like any other (deps.write_turn)
         return await run_in_threadpool(run)
-
-
-CHECKER_NICENESS = 10
 
 
 def password_checker() -> ThreadPoolExecutor:

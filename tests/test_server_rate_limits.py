@@ -16,6 +16,7 @@ import pytest
 import requests
 
 from desktop.store.types import utcnow
+from server_stub.background import serving
 from server_stub.throttle import Rule, Rules
 from tests.fixtures.server import PASSWORD, Enrolled, LiveServer, fresh_server
 
@@ -77,6 +78,20 @@ def test_the_lock_out_ends_and_the_right_password_works_again(tmp_path: Path) ->
         assert login(server, desk, username, PASSWORD).status_code == 200
         # A success clears the username's count: three more tries before the next lock-out.
         assert [login(server, desk, username, WRONG).status_code for _ in range(4)] == [401, 401, 401, 429]
+
+
+def test_server_processes_on_one_database_count_the_same_failures(server: LiveServer) -> None:
+    """Two servers on one database (as several processes on one PostgreSQL): the counts are rows of
+    the database, so five failures on each lock the username out on both."""
+    clinic = server.create_clinic()
+    _, username = server.add_user(clinic, "doctor")
+    desk = server.enroll(clinic, "desk")
+    with serving(server.database_url, run_migrations=False) as other_url:
+        other = LiveServer(other_url, server.database_url, server.engine)
+        for each in (server, other):
+            assert [login(each, desk, username, WRONG).status_code for _ in range(5)] == [401] * 5
+        assert_throttled(login(other, desk, username, PASSWORD))
+        assert_throttled(login(server, desk, username, PASSWORD))
 
 
 @pytest.mark.parametrize("key", ["device", "address"])
