@@ -35,6 +35,8 @@ from server_stub.throttle import Rules
 API_PREFIX = "/v1"
 # Called by devices that may not know the protocol yet: a new device enrolling, a health probe.
 NO_PROTOCOL_NEEDED = (f"{API_PREFIX}/health", f"{API_PREFIX}/devices/enroll")
+# Called without a token; every other call under the prefix is refused (401) before its body is read.
+NO_TOKEN_NEEDED = NO_PROTOCOL_NEEDED
 # Sign-in and enrolment bodies are a few hundred bytes; a stranger may send them, so no more is read.
 SIGN_IN_BODY_BYTES = 16 * 1024
 
@@ -107,7 +109,7 @@ def create_app(
         docs_url="/docs",
     )
     errors.install(app)
-    openapi.install(app, prefix=f"{API_PREFIX}/", exempt=NO_PROTOCOL_NEEDED)
+    openapi.install(app, prefix=f"{API_PREFIX}/", no_protocol=NO_PROTOCOL_NEEDED, no_token=NO_TOKEN_NEEDED)
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
 
@@ -118,7 +120,7 @@ def create_app(
     small = dict.fromkeys((f"{API_PREFIX}/devices/enroll", f"{API_PREFIX}/auth/login"), SIGN_IN_BODY_BYTES)
     app.add_middleware(BodyGuard, limit=MAX_BODY_BYTES, small=small)
     app.add_middleware(
-        AuthGate, check=check_token, limit=MAX_BODY_BYTES, prefix=f"{API_PREFIX}/", exempt=NO_PROTOCOL_NEEDED
+        AuthGate, check=check_token, limit=MAX_BODY_BYTES, prefix=f"{API_PREFIX}/", exempt=NO_TOKEN_NEEDED
     )
     app.add_middleware(ProtocolGate, prefix=f"{API_PREFIX}/", exempt=NO_PROTOCOL_NEEDED)
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=5)

@@ -41,28 +41,34 @@ HEADERS = {
 EVERY_REQUEST = ("400", "413", "415")  # the body guard reads every request, whatever its method
 
 
-def install(app: FastAPI, *, prefix: str, exempt: Collection[str]) -> None:
+def install(app: FastAPI, *, prefix: str, no_protocol: Collection[str], no_token: Collection[str]) -> None:
     """Make `app.openapi()` document every answer (built once, on first use)."""
     build: Callable[[], dict[str, Any]] = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = document_errors(build(), prefix=prefix, exempt=exempt)
+            app.openapi_schema = document_errors(
+                build(), prefix=prefix, no_protocol=no_protocol, no_token=no_token
+            )
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def document_errors(schema: dict[str, Any], *, prefix: str, exempt: Collection[str]) -> dict[str, Any]:
+def document_errors(
+    schema: dict[str, Any], *, prefix: str, no_protocol: Collection[str], no_token: Collection[str]
+) -> dict[str, Any]:
     for path, operations in schema.get("paths", {}).items():
-        gated = path.startswith(prefix) and path not in exempt
+        api = path.startswith(prefix)
         for operation in operations.values():
             responses: dict[str, Any] = operation.setdefault("responses", {})
             added = list(EVERY_REQUEST)
-            if gated or operation.get("requestBody"):  # what reads the database
+            if api and path not in no_token:
+                added += ["401", "503"]  # the token is looked up in the database
+            if api and path not in no_protocol:
+                added.append("426")
+            if operation.get("requestBody"):  # what a route reads and writes
                 added.append("503")
-            if gated:
-                added += ["401", "426"]
             if operation.get("parameters") or operation.get("requestBody"):
                 added.append("422")
             for status in added:
