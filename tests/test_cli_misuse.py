@@ -5,6 +5,7 @@ file, a server that is not ClinicDesk, urllib3's retry chatter at the default lo
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -99,7 +100,7 @@ def test_server_run_on_a_port_that_does_not_exist_exits_at_once(tmp_path: Path) 
     assert done.returncode == 2 and "'99999' is not a port" in done.stderr
     assert "http://" not in done.stdout and "Traceback" not in done.stderr
     taken = free_port()
-    with __import__("socket").create_server(("127.0.0.1", taken)):
+    with socket.create_server(("127.0.0.1", taken)):
         done = subprocess.run(
             [str(CLINIC), "server", "run", "--db", str(tmp_path / "s.db"), "--port", str(taken)],
             capture_output=True,
