@@ -189,3 +189,57 @@ def test_sync_once_against_a_refusing_server_is_quiet_unless_asked(
     assert "Retrying" not in quiet.stderr and "urllib3" not in quiet.stderr, quiet.stderr
     told = sync_once("--log-level", "info")
     assert told.returncode == 3 and "Retrying" in told.stderr
+
+
+def test_add_user_asks_for_the_password_on_a_terminal(tmp_path: Path) -> None:
+    """No flag and a terminal: the password is asked for twice, unseen (a real pseudo-terminal)."""
+    import pty
+    import select
+
+    db = tmp_path / "s.db"
+    assert (
+        main(
+            ["server", "create-clinic", "--db", str(db), "--name", "T", "--timezone", "UTC", "--region", "IN"]
+        )
+        == 0
+    )
+    argv = [
+        str(CLINIC),
+        "server",
+        "add-user",
+        "--db",
+        str(db),
+        "--username",
+        "asha",
+        "--name",
+        "A",
+        "--role",
+        "doctor",
+    ]
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: its terminal is the pseudo-terminal
+        os.execv(argv[0], argv)
+    seen = b""
+    try:
+        for answer in (b"long enough\n", b"long enough\n"):
+            while b"assword" not in seen.rsplit(b"\n", 1)[-1]:
+                ready, _, _ = select.select([fd], [], [], 60)
+                assert ready, seen
+                seen += os.read(fd, 1024)
+            os.write(fd, answer)
+            seen += b"\n"
+        while True:
+            ready, _, _ = select.select([fd], [], [], 60)
+            try:
+                chunk = os.read(fd, 1024) if ready else b""
+            except OSError:  # the child closed the terminal
+                chunk = b""
+            if not chunk:
+                break
+            seen += chunk
+    finally:
+        _, status = os.waitpid(pid, 0)
+        os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 0, seen
+    assert b"long enough" not in seen  # never echoed
+    assert seen.count(b"assword") == 2
