@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -17,7 +16,7 @@ from collections.abc import Sequence
 from desktop.cli_support import COMMANDS, Context, global_options
 from desktop.domain.errors import ClinicError
 from desktop.heap import freeze_start_up_heap
-from desktop.settings import Settings, SettingsError, load_settings
+from desktop.settings import Settings, SettingsError, configure_logging, load_settings
 
 
 def chosen_command(argv: Sequence[str]) -> str | None:
@@ -67,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else 2
     try:
         settings = load_settings(**{name: getattr(args, name, None) for name in Settings.model_fields})
-        logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
+        configure_logging(settings.log_level)
         freeze_start_up_heap()
         code: int = args.handler(Context(settings), args)
         return code

@@ -13,6 +13,7 @@ command turns each into a global flag (`data_dir` -> `--data-dir`), the environm
 
 from __future__ import annotations
 
+import logging
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -138,3 +139,16 @@ def _describe(exc: ValidationError) -> str:
                 f"Invalid setting {name}: {error['msg'].removeprefix('Value error, ')} (check {where})."
             )
     return "\n".join(lines)
+
+
+# Libraries whose warnings are routine for a device that goes offline: urllib3 logs every retry
+# of a refused connection as a WARNING, before the client's own one-line "offline" report.
+CHATTY_LOGGERS = ("urllib3",)
+
+
+def configure_logging(level: LogLevel) -> None:
+    """Log to stderr at `level`; the chatty libraries' warnings only at INFO or lower."""
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    quiet = logging.getLevelName(level) > logging.INFO
+    for name in CHATTY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.ERROR if quiet else logging.NOTSET)

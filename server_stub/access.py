@@ -9,8 +9,9 @@ from __future__ import annotations
 import hashlib
 import secrets
 import string
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
@@ -29,6 +30,7 @@ CODE_LENGTH = 16  # Crockford base32: 80 bits, typed by hand in groups of four
 LETTERS = string.ascii_uppercase
 SESSION_TTL = timedelta(hours=12)  # one clinic shift
 SEEN_EVERY = timedelta(minutes=1)  # how fresh a device's `last_seen_at` is kept by its pushes and pulls
+NO_TOKEN = "This request carries no token: enrol the device, or sign in again."
 _CROCKFORD_ALIASES = str.maketrans({"O": "0", "I": "1", "L": "1"})
 
 
@@ -152,7 +154,7 @@ _SESSION_BY_TOKEN = select(_sessions).where(_sessions.c.token_hash == bindparam(
 def authenticate(conn: Connection, token: str | None, *, now: datetime) -> Caller:
     """A device token, or a clinician's session token (which stands for its device too)."""
     if not token:
-        raise Unauthorised("This request carries no token: enrol the device, or sign in again.")
+        raise Unauthorised(NO_TOKEN)
     token_hash = digest(token)
     device = conn.execute(_DEVICE_BY_TOKEN, {"b_hash": token_hash}).first()
     session = None
@@ -206,6 +208,26 @@ def _caller(device: Row[Any], session: Row[Any] | None) -> Caller:
     )
 
 
+@dataclass
+class KnownTokens:
+    """Digests of tokens accepted lately, so that the check before a request's body is read
+    (middleware.AuthGate) costs a device that calls often no query. Only that check trusts it: every
+    route authenticates again in its own transaction, so a token revoked a moment ago is still refused."""
+
+    ttl_s: float = 60.0
+    most: int = 10_000
+    _until: dict[str, float] = field(default_factory=dict)
+
+    def known(self, token_hash: str) -> bool:
+        until = self._until.get(token_hash)
+        return until is not None and until > time.monotonic()
+
+    def remember(self, token_hash: str) -> None:
+        if len(self._until) >= self.most:
+            self._until.clear()
+        self._until[token_hash] = time.monotonic() + self.ttl_s
+
+
 def seen_long_ago(caller: Caller, now: datetime) -> bool:
     """Whether the device's `last_seen_at` is due to be brought up to date by its request."""
     return caller.last_seen_at is None or now - caller.last_seen_at > SEEN_EVERY
@@ -239,21 +261,28 @@ class SignedIn:
     expires_at: datetime
 
 
-def login(
-    conn: Connection, caller: Caller, *, username: str, password: str, now: datetime, ttl: timedelta
-) -> SignedIn:
-    """Sign a clinician of the device's clinic in: a session token valid for `ttl`."""
+def find_user(conn: Connection, clinic_id: str, username: str) -> Row[Any] | None:
+    """The active clinician of the clinic signing in as `username`: id, role and password hash."""
     table = Clinician.__table__
-    user = conn.execute(
+    return conn.execute(
         select(table.c.id, table.c.role, table.c.password_hash).where(
             table.c.username == username.strip().lower(),
-            table.c.clinic_id == caller.clinic_id,
+            table.c.clinic_id == clinic_id,
             table.c.active.is_(True),
             table.c.deleted.is_(False),
         )
     ).first()
-    if not verify_password(user.password_hash if user else _decoy_hash(), password) or user is None:
-        raise Unauthorised("Wrong username or password.", field="password")
+
+
+def password_matches(user: Row[Any] | None, password: str) -> bool:
+    """argon2: tens of milliseconds of CPU; call it holding no transaction."""
+    return verify_password(user.password_hash if user else _decoy_hash(), password) and user is not None
+
+
+def open_session(
+    conn: Connection, caller: Caller, user: Row[Any], *, now: datetime, ttl: timedelta
+) -> SignedIn:
+    """A session token valid for `ttl` for `user`, whose password was checked, on the caller's device."""
     conn.execute(delete(UserSession).where(UserSession.user_id == user.id, UserSession.expires_at <= now))
     token = new_token()
     expires_at = now + ttl

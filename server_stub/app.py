@@ -14,24 +14,32 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from starlette.middleware.gzip import GZipMiddleware
+from starlette.types import Scope
 
 from desktop import __version__
 from desktop.domain.clock import HybridLogicalClock
 from desktop.heap import freeze_start_up_heap
 from desktop.store.checkpoint import WalCheckpointer
+from desktop.store.private import warn_if_not_private
 from desktop.store.types import utcnow
 from desktop.sync.protocol import MAX_BODY_BYTES, PROTOCOL_HEADER, PROTOCOL_VERSION, SERVER_NODE
-from server_stub import errors
+from server_stub import errors, openapi, signin
 from server_stub.access import SESSION_TTL
 from server_stub.db import create_server_engine, migrate
 from server_stub.deps import WRITERS_AT_ONCE_POSTGRES, ServerState
 from server_stub.fields import CLOCK_MARGIN
-from server_stub.middleware import BodyGuard, ProtocolGate
+from server_stub.gate import token_refusal
+from server_stub.middleware import AuthGate, BodyGuard, ProtocolGate
 from server_stub.routes import ROUTERS
+from server_stub.throttle import Rules
 
 API_PREFIX = "/v1"
 # Called by devices that may not know the protocol yet: a new device enrolling, a health probe.
 NO_PROTOCOL_NEEDED = (f"{API_PREFIX}/health", f"{API_PREFIX}/devices/enroll")
+# Called without a token; every other call under the prefix is refused (401) before its body is read.
+NO_TOKEN_NEEDED = NO_PROTOCOL_NEEDED
+# Sign-in and enrolment bodies are a few hundred bytes; a stranger may send them, so no more is read.
+SIGN_IN_BODY_BYTES = 16 * 1024
 
 DESCRIPTION = f"""
 The ClinicDesk sync server (protocol {PROTOCOL_VERSION}; see docs/sync.md and docs/server.md).
@@ -48,10 +56,12 @@ def create_app(
     now: Callable[[], datetime] = utcnow,
     session_ttl: timedelta = SESSION_TTL,
     clock_margin: timedelta = CLOCK_MARGIN,
+    throttle: Rules | None = None,
     run_migrations: bool = True,
     freeze_heap: bool = False,
 ) -> FastAPI:
     """The server over `database_url` (a SQLite file URL or PostgreSQL), migrated on start-up.
+    `throttle`: the rate limits of sign-in and enrolment (default `throttle.Rules()`).
 
     `freeze_heap` (a server process of its own, `clinic server run`): once started, what start-up
     made (modules, the engines, the database driver, the app) is moved out of the garbage
@@ -66,6 +76,8 @@ def create_app(
         # SQLite: readers take no write lock (WAL); PostgreSQL: one pool serves both.
         sqlite = engine.dialect.name == "sqlite"
         read_engine = create_server_engine(database_url, read_only=True) if sqlite else engine
+        if sqlite:
+            warn_if_not_private(Path(engine.url.database or ""))
         checkpointer = WalCheckpointer(Path(engine.url.database or "")) if sqlite else None
         if checkpointer:
             checkpointer.start()
@@ -77,6 +89,8 @@ def create_app(
             now=now,
             session_ttl=session_ttl,
             write_turns=asyncio.Semaphore(1 if sqlite else WRITERS_AT_ONCE_POSTGRES),
+            throttle=throttle or Rules(),
+            password_checker=signin.password_checker(),
         )
         await app.state.server.live.start(app.state.server)
         if freeze_heap:
@@ -85,6 +99,7 @@ def create_app(
             yield
         finally:
             await app.state.server.live.stop()
+            app.state.server.password_checker.shutdown(wait=False, cancel_futures=True)
             if checkpointer:
                 checkpointer.stop()
             for each in {engine, read_engine}:
@@ -98,10 +113,19 @@ def create_app(
         docs_url="/docs",
     )
     errors.install(app)
+    openapi.install(app, prefix=f"{API_PREFIX}/", no_protocol=NO_PROTOCOL_NEEDED, no_token=NO_TOKEN_NEEDED)
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
-    # Outermost first when a request comes in: gzip answers, the protocol gate, the body guard.
-    app.add_middleware(BodyGuard, limit=MAX_BODY_BYTES)
+
+    async def check_token(scope: Scope, token: str | None) -> str | None:
+        return await token_refusal(scope["app"].state.server, token)
+
+    # Outermost first when a request comes in: gzip answers, the protocol gate, the token, the body.
+    small = dict.fromkeys((f"{API_PREFIX}/devices/enroll", f"{API_PREFIX}/auth/login"), SIGN_IN_BODY_BYTES)
+    app.add_middleware(BodyGuard, limit=MAX_BODY_BYTES, small=small)
+    app.add_middleware(
+        AuthGate, check=check_token, limit=MAX_BODY_BYTES, prefix=f"{API_PREFIX}/", exempt=NO_TOKEN_NEEDED
+    )
     app.add_middleware(ProtocolGate, prefix=f"{API_PREFIX}/", exempt=NO_PROTOCOL_NEEDED)
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=5)
     return app

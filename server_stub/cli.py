@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
+import socket
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -18,6 +19,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from desktop.cli_support import Context, Handler, Subcommands, add_command
 from desktop.domain.clock import HybridLogicalClock
@@ -45,11 +47,63 @@ def database_url(ctx: Context, db: str | None) -> str:
     return os.environ.get("DATABASE_URL") or sqlite_url(ctx.settings.data_dir / DB_FILE)
 
 
+def open_database(url: str) -> str:
+    """Migrate the database at `url`; what stops it (a folder, not a database, a server that does not
+    answer, a kind of database the server does not run on) is one line for the administrator.
+    Returns the URL as it may be shown (no password)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise InvalidInput(f"{url!r} is neither a file path nor a database URL.", field="db") from None
+    shown = parsed.render_as_string(hide_password=True)
+    backend = parsed.get_backend_name()
+    if backend not in ("sqlite", "postgresql", "postgres"):
+        raise InvalidInput(
+            f"The server keeps its data in SQLite (a file path) or PostgreSQL (postgresql://...), "
+            f"not {backend}.",
+            field="db",
+        )
+    if backend == "sqlite":
+        path = Path(parsed.database or "")
+        if not parsed.database or path.is_dir():
+            raise InvalidInput(f"{path} is a folder: give the path of the database file.", field="db")
+    try:
+        migrate(url)
+    except (DBAPIError, OSError) as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise InvalidInput(f"Cannot use the database {shown}: {reason}.", field="db") from None
+    except ImportError as exc:  # a PostgreSQL URL without the `postgres` extra installed
+        raise InvalidInput(f"Cannot use the database {shown}: {exc}.", field="db") from None
+    return shown
+
+
+def port_number(text: str) -> int:
+    """argparse type for `--port`."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a port: use 1 to 65535")
+    return port
+
+
+def check_listening(host: str, port: int) -> None:
+    """Fail before anything is printed if the server could not listen on host:port."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as exc:
+        raise InvalidInput(f"Cannot listen on {host}:{port}: {exc.strerror or exc}.", field="port") from None
+
+
 @contextmanager
 def administering(ctx: Context, args: argparse.Namespace) -> Iterator[admin.Admin]:
     """One migrated database, one transaction: committed if the command succeeds."""
     url = database_url(ctx, args.db)
-    migrate(url)
+    open_database(url)
     engine = create_server_engine(url)
     try:
         with engine.begin() as conn:
@@ -64,7 +118,7 @@ def register(subcommands: Subcommands) -> None:
 
     run = _add(commands, "run", _run, "Serve the sync API (uvicorn).")
     run.add_argument("--host", default=DEFAULT_HOST, help=f"Address to listen on (default {DEFAULT_HOST}).")
-    run.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"Port (default {DEFAULT_PORT}).")
+    run.add_argument("--port", type=port_number, default=DEFAULT_PORT, help=f"Port (default {DEFAULT_PORT}).")
     run.add_argument(
         "--clock-margin-minutes",
         type=float,
@@ -88,12 +142,11 @@ def register(subcommands: Subcommands) -> None:
     user.add_argument("--specialty", default="")
     user.add_argument("--room", default="")
     user.add_argument("--clinic", metavar="ID", help="The clinic (default: the server's only clinic).")
-    password = user.add_mutually_exclusive_group()
-    password.add_argument(
-        "--password-stdin", action="store_true", help="Read the password from standard input."
-    )
-    password.add_argument(
-        "--password", metavar="P", help="The password (visible to other users of this machine)."
+    user.add_argument("--password", nargs="?", action=NoPasswordFlag, help=argparse.SUPPRESS)
+    user.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="Read the password from standard input (else it is asked for, unseen, on the terminal).",
     )
 
     code = _add(
@@ -110,6 +163,13 @@ def register(subcommands: Subcommands) -> None:
 
     revoke = _add(commands, "revoke-device", _revoke, "Revoke a device: its token and sessions stop working.")
     revoke.add_argument("device_id", metavar="DEVICE_ID")
+
+
+class NoPasswordFlag(argparse.Action):
+    """`--password P` is refused: other users of the machine see a command's arguments (`ps`)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object, **__: object) -> None:
+        parser.error("--password is not accepted (other users could read it with ps): use --password-stdin")
 
 
 def _add(commands: Subcommands, name: str, handler: Handler, help: str) -> argparse.ArgumentParser:
@@ -135,11 +195,17 @@ def _run(ctx: Context, args: argparse.Namespace) -> int:
         raise InvalidInput("--clock-margin-minutes cannot be negative.", field="clock_margin_minutes")
 
     url = database_url(ctx, args.db)
-    shown = make_url(url).render_as_string(hide_password=True)
+    shown = open_database(url)
+    check_listening(args.host, args.port)
     print(f"ClinicDesk sync server on http://{args.host}:{args.port} (database {shown})", flush=True)
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     uvicorn.run(
-        create_app(url, clock_margin=timedelta(minutes=args.clock_margin_minutes), freeze_heap=True),
+        create_app(
+            url,
+            clock_margin=timedelta(minutes=args.clock_margin_minutes),
+            freeze_heap=True,
+            run_migrations=False,
+        ),
         host=args.host,
         port=args.port,
         log_level=ctx.settings.log_level.lower(),
@@ -156,15 +222,20 @@ def _create_clinic(ctx: Context, args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_user(ctx: Context, args: argparse.Namespace) -> int:
+def read_password(args: argparse.Namespace) -> str:
+    """From standard input, or asked for on the terminal: never a flag, which `ps` shows to everyone."""
     if args.password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    elif args.password is not None:
-        password = args.password
-    elif sys.stdin.isatty():
-        password = getpass.getpass(f"Password for {args.username}: ")
-    else:
-        raise InvalidInput("Give the password with --password-stdin or --password.", field="password")
+        return sys.stdin.readline().rstrip("\r\n")
+    if not sys.stdin.isatty():
+        raise InvalidInput("Give the password on standard input with --password-stdin.", field="password")
+    password = getpass.getpass(f"Password for {args.username}: ")
+    if getpass.getpass("The same password again: ") != password:
+        raise InvalidInput("The two passwords differ.", field="password")
+    return password
+
+
+def _add_user(ctx: Context, args: argparse.Namespace) -> int:
+    password = read_password(args)
     with administering(ctx, args) as a:
         user_id = admin.add_user(
             a,

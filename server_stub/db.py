@@ -29,6 +29,7 @@ from sqlalchemy.types import String
 
 from desktop.store.engine import sqlite_engine
 from desktop.store.prepared import Prepared, python_default
+from desktop.store.private import private_file
 
 Processor = Callable[[Any], Any] | None
 
@@ -69,7 +70,7 @@ def migrate(url: str, revision: str = "head") -> None:
     url = normalise_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database:
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        private_file(Path(parsed.database))  # before SQLite makes it with the umask's mode
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))

@@ -8,7 +8,9 @@ an exception rolls it back.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Annotated
@@ -18,7 +20,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Connection, Engine
 
 from desktop.domain.clock import HybridLogicalClock
-from server_stub import access
+from server_stub import access, throttle
 from server_stub.calls import CallRooms
 from server_stub.errors import ApiError
 from server_stub.live import LiveHub
@@ -27,6 +29,8 @@ from server_stub.pushes import PushQueue
 # Fewer than the worker threads (anyio's default is 40), so that a writer holding its clinic's lock
 # always finds a thread to go on with.
 WRITERS_AT_ONCE_POSTGRES = 8
+# argon2 checks at once (signin.py): one core is left to everyone else's pushes and pulls.
+PASSWORD_CHECKS_AT_ONCE = max(1, (os.cpu_count() or 2) - 1)
 
 
 @dataclass
@@ -44,6 +48,21 @@ class ServerState:
     pushes: PushQueue = field(default_factory=PushQueue)
     calls: CallRooms = field(default_factory=CallRooms)  # signalling rooms (routes/calls.py)
     live: LiveHub = field(default_factory=LiveHub)  # WS /v1/sync/live: who to tell of changes
+    throttle: throttle.Rules = field(default_factory=throttle.Rules)
+    # Password checks wait here, on the event loop, then run on `password_checker` (signin.py).
+    password_checks: asyncio.Semaphore = field(
+        default_factory=lambda: asyncio.Semaphore(PASSWORD_CHECKS_AT_ONCE)
+    )
+    password_checker: Executor | None = None
+    known_tokens: access.KnownTokens = field(default_factory=access.KnownTokens)
+
+
+def client_address(request: Request) -> str:
+    """The caller's address (the TCP peer, or what a proxy on this host forwards), for rate limits."""
+    return request.client.host if request.client else "unknown"
+
+
+Address = Annotated[str, Depends(client_address)]
 
 
 async def server_state(request: Request) -> ServerState:  # async: no worker thread for an attribute

@@ -23,6 +23,7 @@ from desktop.domain.errors import (
 )
 from server_stub.access import Exhausted, Unauthorised
 from server_stub.conflicts import AlreadyResolved, Refused
+from server_stub.throttle import Throttled
 
 log = logging.getLogger("server_stub")
 
@@ -36,6 +37,7 @@ STATUS_OF: dict[type[ClinicError], int] = {
     Exhausted: 409,
     AlreadyResolved: 409,
     Refused: 409,
+    Throttled: 429,
 }
 LOCATIONS = ("body", "query", "path", "header", "cookie")
 
@@ -99,7 +101,10 @@ async def _api(_: Request, exc: Exception) -> JSONResponse:
 async def _clinic(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ClinicError)
     status = next((s for kind, s in STATUS_OF.items() if isinstance(exc, kind)), 422)
-    return error_response(status, exc.message, exc.field)
+    response = error_response(status, exc.message, exc.field)
+    if isinstance(exc, Throttled):
+        response.headers["Retry-After"] = str(exc.retry_after_s)
+    return response
 
 
 async def _http(_: Request, exc: Exception) -> JSONResponse:

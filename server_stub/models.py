@@ -56,6 +56,19 @@ class UserSession(ServerBase):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class AuthThrottle(ServerBase):
+    """Failed sign-ins and enrolments per key (a username, a device, an address), and its lock-out.
+
+    In the database so that every server process on it counts the same failures (throttle.py)."""
+
+    __tablename__ = "auth_throttle"
+
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 class AppliedOp(ServerBase):
     """Every op the server has answered, with its answer: a second delivery gets the same answer."""
 

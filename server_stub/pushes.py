@@ -22,6 +22,7 @@ from desktop.sync.protocol import MAX_OPS_PER_PUSH, PushRequest, PushResponse
 from server_stub import access
 from server_stub.apply import PushContext, push_together
 from server_stub.errors import ApiError
+from server_stub.gate import authenticate_reading
 
 if TYPE_CHECKING:
     from server_stub.deps import ServerState
@@ -60,11 +61,11 @@ class PushQueue:
 
     async def _clinic(self, state: ServerState, token: str | None) -> str:
         if not token:
-            raise access.Unauthorised("This request carries no token: enrol the device, or sign in again.")
+            raise access.Unauthorised(access.NO_TOKEN)
         key = access.digest(token)
         clinic_id = self._clinic_of.get(key)
         if clinic_id is None:
-            caller = await run_in_threadpool(_authenticate, state, token)
+            caller = await run_in_threadpool(authenticate_reading, state, token)
             if len(self._clinic_of) >= ROUTES_KEPT:
                 self._clinic_of.clear()
             clinic_id = self._clinic_of[key] = caller.clinic_id
@@ -104,11 +105,6 @@ class PushQueue:
             taken += 1
         batch, self._waiting[clinic_id] = waiting[:taken], waiting[taken:]
         return batch
-
-
-def _authenticate(state: ServerState, token: str) -> access.Caller:
-    with state.read_engine.connect() as conn, conn.begin():
-        return access.authenticate(conn, token, now=state.now())
 
 
 def apply_batch(state: ServerState, clinic_id: str, batch: list[_Waiting]) -> list[Outcome]:

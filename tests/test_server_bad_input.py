@@ -141,9 +141,13 @@ def test_bad_query_parameters_name_the_parameter(live_server: LiveServer, new_cl
         assert answer.status_code == 422 and answer.json()["field"] == field
 
 
-def test_unknown_paths_and_methods_answer_in_the_same_shape(live_server: LiveServer) -> None:
+def test_unknown_paths_and_methods_answer_in_the_same_shape(
+    live_server: LiveServer, new_clinic: ClinicOnServer
+) -> None:
     assert requests.get(live_server.url("/v1/nothing-here")).status_code in (404, 426)
-    answer = requests.get(live_server.url("/v1/health/x"), headers={"X-Clinic-Protocol": "1"})
+    answer = live_server.http(new_clinic.desk.token).get(live_server.url("/v1/health/x"))
     assert answer.status_code == 404 and answer.json() == {"detail": "Not Found"}
+    stranger = live_server.http().get(live_server.url("/v1/health/x"))  # learns nothing of the paths
+    assert stranger.status_code == 401 and "token" in stranger.json()["detail"]
     wrong_method = requests.get(live_server.url("/v1/devices/enroll"))
     assert wrong_method.status_code == 405 and "detail" in wrong_method.json()

@@ -85,11 +85,11 @@ def test_set_up_a_clinic_and_enrol_a_device(
         (["create-clinic", "--name", "  ", "--timezone", "UTC", "--region", "IN"], "needs a name"),
         (["create-clinic", "--name", "X", "--timezone", "UTC", "--region", "XX"], "Unknown country code"),
         (
-            ["add-user", "--username", "a", "--name", "A", "--role", "nurse", "--password", "short"],
+            ["add-user", "--username", "a", "--name", "A", "--role", "nurse", "--password-stdin"],
             "8 characters",
         ),
         (
-            ["add-user", "--username", "a b", "--name", "A", "--role", "nurse", "--password", "long enough"],
+            ["add-user", "--username", "a b", "--name", "A", "--role", "nurse", "--password-stdin"],
             "Usernames",
         ),
         (["enroll-code", "--kind", "desk", "--ttl-hours", "0"], "must live"),
@@ -98,8 +98,13 @@ def test_set_up_a_clinic_and_enrol_a_device(
     ],
 )
 def test_bad_input_exits_2_with_a_readable_message(
-    db: str, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+    db: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    argv: list[str],
+    message: str,
 ) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO("short\n" if "a" in argv else "long enough\n"))
     assert (
         run(capsys, "create-clinic", "--db", db, "--name", "Base", "--timezone", "UTC", "--region", "IN")[0]
         == 0
@@ -110,7 +115,7 @@ def test_bad_input_exits_2_with_a_readable_message(
 
 
 def test_usernames_are_unique_and_clinics_must_be_named_when_several(
-    db: str, capsys: pytest.CaptureFixture[str]
+    db: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first = run(capsys, "create-clinic", "--db", db, "--name", "One", "--timezone", "UTC", "--region", "IN")[
         1
@@ -125,9 +130,9 @@ def test_usernames_are_unique_and_clinics_must_be_named_when_several(
         "Sam",
         "--role",
         "admin",
-        "--password",
-        "long enough",
+        "--password-stdin",
     ]
+    monkeypatch.setattr(sys, "stdin", io.StringIO("long enough\nlong enough\n"))
     assert run(capsys, *user)[0] == 0
     assert "taken" in run(capsys, *user)[2]
     run(capsys, "create-clinic", "--db", db, "--name", "Two", "--timezone", "UTC", "--region", "IN")

@@ -39,7 +39,7 @@ def waitlist_op(clinic: ClinicOnServer, patient_id: str, status: str) -> dict[st
             "joined_at": "2026-03-01T09:00:00+00:00",
             "deleted": False,
         },
-        "hlc": "1767225600001-0000-0190f2a4-7b1c-7d3e",
+        "hlc": "1767225600001-0000-0190f2a4-7b1c-7d3e-8f00-123456789abc",
     }
 
 

@@ -1,9 +1,10 @@
-"""`clinic backup PATH`: a consistent copy of the live database (safe while the app runs)."""
+"""`clinic backup PATH`: a consistent copy of the live database (safe while the app runs), owner-only."""
 
 from __future__ import annotations
 
 import argparse
 import sqlite3
+import stat
 from datetime import datetime
 from pathlib import Path
 
@@ -29,8 +30,13 @@ def run_backup(ctx: Context, args: argparse.Namespace) -> int:
         live = store.path.resolve()
         if target.resolve().parent == live.parent and target.name.startswith(live.name):  # .db, -wal, -shm
             raise InvalidInput("That is the live database itself; choose another path.", field="path")
-        if target.exists() and not args.force:
-            raise InvalidInput(f"{target} exists; choose another path or pass --force.", field="path")
+        if target.exists() or target.is_symlink():
+            if not args.force:
+                raise InvalidInput(f"{target} exists; choose another path or pass --force.", field="path")
+            if not stat.S_ISREG(target.lstat().st_mode):  # a FIFO, a device, a link: never replaced
+                raise InvalidInput(
+                    f"{target} is not a regular file; --force replaces only a file.", field="path"
+                )
         try:
             store.backup(target)
         except (OSError, sqlite3.Error) as exc:

@@ -15,6 +15,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from desktop.store.checkpoint import BACKSTOP_PAGES, WalCheckpointer
+from desktop.store.private import private_file
 from desktop.store.reference import ReferenceCache
 
 BUSY_TIMEOUT_MS = 10_000
@@ -66,7 +67,7 @@ class Database:
 
     @classmethod
     def open(cls, path: Path, *, session_class: type[Session] = Session) -> Database:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(path)
         writer = sqlite_engine(path, begin="BEGIN IMMEDIATE")
         reader = sqlite_engine(path, begin="BEGIN")
         checkpointer = WalCheckpointer(path)

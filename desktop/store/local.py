@@ -19,6 +19,7 @@ from desktop.store.changes import ChangeFeed, Changes, Listener
 from desktop.store.engine import Database
 from desktop.store.migrate import upgrade
 from desktop.store.models import DeviceState, JournalOp
+from desktop.store.private import private_file, warn_if_not_private
 from desktop.store.uow import JournalingSession, UnitOfWork
 
 DB_NAME = "clinicdesk.db"
@@ -48,6 +49,7 @@ class LocalStore:
     def __init__(self, data_dir: Path, *, now: Callable[[], datetime] | None = None):
         self.data_dir = Path(data_dir)
         self.path = self.data_dir / DB_NAME
+        warn_if_not_private(self.path)
         upgrade(self.path)
         self.db = Database.open(self.path, session_class=JournalingSession)
         self.now: Callable[[], datetime] = now or (lambda: datetime.now(UTC))
@@ -125,11 +127,12 @@ class LocalStore:
         self._feed.announce(changes)
 
     def backup(self, target: Path) -> None:
-        """Consistent copy of the live database (SQLite online backup: safe while the app runs)."""
+        """Consistent copy of the live database (SQLite online backup: safe while the app runs),
+        owner-only like the database itself."""
         target = Path(target)
-        target.parent.mkdir(parents=True, exist_ok=True)
         if target.exists():
             target.unlink()
+        private_file(target)
         source = sqlite3.connect(self.path)
         try:
             dest = sqlite3.connect(target)

@@ -7,6 +7,8 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
+from desktop.store.private import private_file
+
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
@@ -22,5 +24,5 @@ def sqlite_url(path: Path) -> str:
 
 
 def upgrade(path: Path, revision: str = "head") -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_file(path)  # before SQLite makes it with the umask's mode
     command.upgrade(alembic_config(sqlite_url(path)), revision)

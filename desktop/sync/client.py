@@ -17,6 +17,7 @@ import gzip
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import requests
 import urllib3
@@ -28,6 +29,7 @@ from desktop.domain.reasons import Reason
 from desktop.sync.errors import (
     AuthFailed,
     Forbidden,
+    NotClinicDesk,
     Offline,
     ServerError,
     ServerRejected,
@@ -196,9 +198,7 @@ class SyncClient:
         try:
             return response.json()
         except ValueError:
-            raise ServerError(
-                "The server sent an answer that is not JSON.", status=response.status_code
-            ) from None
+            raise _not_clinicdesk(response) from None
 
     def _send(
         self,
@@ -253,9 +253,23 @@ def _parsed(model: type[M], response: requests.Response, problem: str) -> M:
         raise ServerError(f"{problem}: {_first(exc)}", status=response.status_code) from None
 
 
+def _not_clinicdesk(response: requests.Response) -> NotClinicDesk:
+    parts = urlsplit(response.url)
+    server = f"{parts.scheme}://{parts.netloc}"
+    answer = f"{response.status_code} {response.reason or ''}".strip()
+    return NotClinicDesk(
+        f"The server at {server} is not a ClinicDesk sync server (it answered {answer!r}): "
+        "check the address and port.",
+        status=response.status_code,
+    )
+
+
 def _error_for(response: requests.Response) -> SyncError:
     detail, field = _detail(response)
-    return error_for_status(response.status_code, detail, field)
+    status = response.status_code
+    if detail is None and status not in RETRY_STATUSES:  # a proxy's 502-504 page: a server behind it
+        return _not_clinicdesk(response)
+    return error_for_status(status, detail, field)
 
 
 def error_for_status(status: int, detail: str | None, field: str | None = None) -> SyncError:

@@ -40,6 +40,7 @@ from keyring.errors import KeyringError, PasswordDeleteError
 from keyrings.alt.file import PlaintextKeyring
 from keyrings.alt.file_base import FileBacked
 
+from desktop.store.private import private_file
 from desktop.sync.errors import CredentialsUnavailable
 
 SERVICE = "ClinicDesk"
@@ -131,9 +132,7 @@ class Credentials:
         path = self.file_path
         if path is None:
             return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        os.close(fd)
+        private_file(path)
         if stat.S_IMODE(path.stat().st_mode) != 0o600:
             os.chmod(path, 0o600)
 

@@ -36,7 +36,11 @@ class Enrolment:
 
 def check_server_url(url: str) -> str:
     url = url.strip().rstrip("/")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError as exc:  # 'http://[::1': "Invalid IPv6 URL"
+        raise InvalidInput(f"The server address {url!r} is not a valid URL ({exc}).", field="url") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InvalidInput(
             "The server address must start with http:// or https:// and name a host.", field="url"

@@ -8,6 +8,7 @@
 | `Forbidden` | 403 | stops this action; the role or device may not do it |
 | `UpgradeRequired` | 426 | stops; the app must be updated |
 | `ServerRejected` | any other 4xx | reports the server's message (and field) |
+| `NotClinicDesk` | something else answers at the address | stops; staff must check the address |
 | `CredentialsUnavailable` | no usable keyring | tells staff how to fix the machine |
 
 Every message is meant for staff, not developers. All are `ClinicError`s, so `clinic` prints them.
@@ -57,6 +58,17 @@ class ServerRejected(SyncError):
 
     def __init__(self, message: str | Reason, *, status: int, field: str | None = None):
         super().__init__(message, field=field)
+        self.status = status
+
+
+class NotClinicDesk(SyncError):
+    """Something answers at the server's address, but not a ClinicDesk sync server (a web server,
+    a proxy's page, another API): a wrong address or port, which retrying will not fix."""
+
+    code = "not_clinicdesk"
+
+    def __init__(self, message: str, *, status: int | None = None):
+        super().__init__(message)
         self.status = status
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from desktop.sync.protocol import EnrollRequest, EnrollResponse, ErrorBody
-from server_stub import access
-from server_stub.deps import State, WriteConn
+from server_stub import signin
+from server_stub.deps import Address, State
 
 router = APIRouter(prefix="/devices", tags=["devices"])
 
@@ -14,11 +14,13 @@ router = APIRouter(prefix="/devices", tags=["devices"])
 @router.post(
     "/enroll",
     response_model=EnrollResponse,
-    responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody}, 409: {"model": ErrorBody}},
+    responses={code: {"model": ErrorBody} for code in (401, 403, 409, 429)},
 )
-def enroll(body: EnrollRequest, conn: WriteConn, state: State) -> EnrollResponse:
-    """Redeem a code (single use, expiring) for a device id, its token, its clinic and its letter."""
-    enrolled = access.enrol(conn, code=body.code, name=body.name, kind=body.kind, now=state.now())
+async def enroll(body: EnrollRequest, state: State, address: Address) -> EnrollResponse:
+    """Redeem a code (single use, expiring) for a device id, its token, its clinic and its letter.
+
+    Refused codes are counted per address; past the limit every attempt is 429 with `Retry-After`."""
+    enrolled = await signin.enrol(state, body, address)
     return EnrollResponse(
         device_id=enrolled.device_id,
         token=enrolled.token,

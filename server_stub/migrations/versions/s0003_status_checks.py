@@ -1,7 +1,7 @@
 """waitlist_entry and consultation: the status is one of the domain's values (a CHECK)
 
-Revision ID: 0005_h14_core_status_checks
-Revises: 0004
+Revision ID: s0003
+Revises: s0002
 Create Date: 2026-12-05
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0005_h14_core_status_checks"
-down_revision = "0004"
+revision = "s0003"
+down_revision = "s0002"
 branch_labels = None
 depends_on = None
 

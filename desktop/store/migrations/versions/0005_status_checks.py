@@ -1,7 +1,7 @@
 """waitlist_entry and consultation: the status is one of the domain's values (a CHECK)
 
-Revision ID: s0003_h14_core_status_checks
-Revises: s0002
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-05
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "s0003_h14_core_status_checks"
-down_revision = "s0002"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
