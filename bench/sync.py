@@ -865,6 +865,7 @@ def push_batches(device: Device, ops: int, batch: int) -> list[PushRequest]:
             base_version=r.base_version,
             data=r.data,
             hlc=r.hlc,
+            actor=r.actor,
         )
         for r in rows
     ]

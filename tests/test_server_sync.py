@@ -264,6 +264,7 @@ def test_another_clinics_device_cannot_see_or_change_this_clinics_rows(
         "base_version": appointment["version"],
         "data": {"status": "cancelled"},
         "hlc": "9999999999999-0000-01a1ffed-0000-7000-8000-000000000002",
+        "actor": "system",
     }
     result = push(live_server, intruder, [forged])["results"][0]
     assert result["status"] == "rejected" and "another clinic" in result["error"]

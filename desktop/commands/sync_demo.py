@@ -2,7 +2,9 @@
 
 Everything is real: the sync server (uvicorn on 127.0.0.1) on a SQLite file, two devices each
 with its own data dir, enrolled with one-time codes through the `clinic enroll` command, the
-demo clinic made on the desk through the services, and `clinic sync --once` on each device.
+clinic and its staff accounts made by the server's administrator (staff accounts never travel in
+pushed changes), the rest of the demo clinic made on the desk through the services, and
+`clinic sync --once` on each device.
 While offline, the kiosk and the desk register the same walk-in and book the same doctor's slot;
 the sync shows who won, what the conflict log says, and that all three hold the same rows.
 """
@@ -40,7 +42,6 @@ WALK_IN = {
     "phone": "98450 12345",
     "sex": "female",
 }
-RECEPTION = Actor(Role.RECEPTION, name="reception")
 
 
 def register(subcommands: Subcommands) -> None:
@@ -126,11 +127,23 @@ class TwoDeviceDemo:
                     region=demo.CLINIC_REGION,
                     address=demo.CLINIC_ADDRESS,
                 )
+                for name, username, role, specialty, room in demo.staff():
+                    admin.add_user(
+                        boss,
+                        clinic_id=clinic_id,
+                        username=username,
+                        name=name,
+                        role=role,
+                        password=demo.STAFF_PASSWORD,
+                        specialty=specialty,
+                        room=room,
+                    )
                 codes = [admin.enrolment_code(boss, kind=k, clinic_id=clinic_id) for k in ("desk", "kiosk")]
         finally:
             engine.dispose()
         print(
-            f"Administrator created {demo.CLINIC_NAME} and one-time enrolment codes for a desk and a kiosk."
+            f"Administrator created {demo.CLINIC_NAME}, its {len(demo.staff())} staff accounts and "
+            "one-time enrolment codes for a desk and a kiosk."
         )
         return clinic_id, codes[0], codes[1]
 
@@ -142,9 +155,9 @@ class TwoDeviceDemo:
         finally:
             store.close()
         print(
-            f"\nOn the desk: {made.doctors} doctors, {made.staff - made.doctors} other staff, "
-            f"{made.patients} patients, {made.appointments} appointments and {made.tokens} queue tokens "
-            f"today, {made.prescriptions} prescriptions (all through the services, all journaled)."
+            f"\nOn the desk, with the {made.doctors} doctors and {made.staff - made.doctors} other staff it "
+            f"pulled: {made.patients} patients, {made.appointments} appointments and {made.tokens} queue "
+            f"tokens today, {made.prescriptions} prescriptions (all through the services, all journaled)."
         )
 
     def work_offline(self) -> None:
@@ -154,11 +167,15 @@ class TwoDeviceDemo:
             with kiosk.reading() as session:
                 when = local_time_text(current_clinic(session), start)
                 name = session.get(Clinician, doctor).name  # type: ignore[union-attr]
+                receptionist = session.scalars(
+                    select(Clinician).where(Clinician.role == Role.RECEPTION)
+                ).one()
+            reception = Actor(Role.RECEPTION, receptionist.id, receptionist.name)
             for store, actor, kind, where in (
                 (kiosk, KIOSK, AppointmentType.KIOSK, "Kiosk"),
-                (desk, RECEPTION, AppointmentType.FOLLOW_UP, "Desk "),
+                (desk, reception, AppointmentType.FOLLOW_UP, "Desk "),
             ):
-                with store.unit_of_work() as uow:
+                with store.unit_of_work(actor=actor) as uow:
                     patient = patients.register(uow, actor=actor, **WALK_IN)  # type: ignore[arg-type]
                     made = booking.book(
                         uow,

@@ -24,7 +24,7 @@ from desktop.domain.appointments import (
 )
 from desktop.domain.errors import BookingConflict, InvalidInput
 from desktop.domain.ids import new_id, normalise_code
-from desktop.domain.roles import Role, require
+from desktop.domain.roles import STATUS_PERMISSION, Role, require
 from desktop.domain.scheduling import Slot, SlotList, day_bounds
 from desktop.services import audit, reminders
 from desktop.services.availability import find_free_slots
@@ -50,18 +50,6 @@ _ACTIVE = [s.value for s in ACTIVE_STATUSES]
 UNSLOTTED = (AppointmentType.WALK_IN, AppointmentType.EMERGENCY)
 UNSLOTTED_MINUTES = 15
 OFFER_HOLD = timedelta(hours=2)
-
-# Which permission each status change needs.
-_TRANSITION_PERMISSION = {
-    AppointmentStatus.CONFIRMED: "appointment.decide",
-    AppointmentStatus.REJECTED: "appointment.decide",
-    AppointmentStatus.CHECKED_IN: "appointment.check_in",
-    AppointmentStatus.IN_CONSULTATION: "consultation.write",
-    AppointmentStatus.COMPLETED: "consultation.write",
-    AppointmentStatus.CANCELLED: "appointment.manage",
-    AppointmentStatus.NO_SHOW: "appointment.manage",
-    AppointmentStatus.RESCHEDULED: "appointment.manage",
-}
 
 
 def _doctor(session: Session, clinician_id: str) -> ClinicianInfo:
@@ -250,7 +238,7 @@ def transition(
 ) -> Appointment:
     """Move an appointment along its state machine; illegal moves raise InvalidTransition."""
     to = AppointmentStatus(to)
-    require(actor.role, _TRANSITION_PERMISSION.get(to, "appointment.manage"))
+    require(actor.role, STATUS_PERMISSION.get(to, "appointment.manage"))
     appointment = get(uow.session, Appointment, appointment_id)
     check_transition(appointment.status, to)
     appointment.status = to.value

@@ -75,8 +75,9 @@ def create_clinic(
     address: str = "",
     min_notice_minutes: int = 0,
 ) -> Clinic:
-    """Create the clinic and make it this device's clinic."""
-    require(actor.role, "clinic.setup")
+    """Create the clinic and make it this device's clinic (a device's own set-up, before it joins a
+    server: a server's clinics are made by its administrator)."""
+    require(actor.role, "clinic.create")
     name, region = check_clinic(
         name=name, timezone=timezone, region=region, min_notice_minutes=min_notice_minutes
     )
@@ -114,7 +115,9 @@ def add_clinician(
     room: str = "",
     password: str | None = None,
 ) -> Clinician:
-    require(actor.role, "clinic.setup")
+    """A staff member of a device set up on its own. On a server, staff accounts are the
+    administrator's (server_stub/admin.py): an op that makes or changes one is refused."""
+    require(actor.role, "staff.manage")
     clinic = current_clinic(uow.session)
     name, username, role = check_clinician(name=name, username=username, role=role)
     taken = uow.session.scalar(select(Clinician.id).where(Clinician.username == username))

@@ -17,7 +17,7 @@ from desktop.domain.ids import new_id
 from desktop.store.engine import Database
 from desktop.store.migrate import upgrade
 from desktop.store.models import DeviceState, JournalOp
-from desktop.store.uow import Journaled, JournalingSession, UnitOfWork
+from desktop.store.uow import Acting, Journaled, JournalingSession, UnitOfWork, actor_of
 
 DB_NAME = "clinicdesk.db"
 
@@ -42,13 +42,17 @@ class LocalStore:
         self.device_id: str = state.device_id
         self.clock = HybridLogicalClock(self.device_id, last=last)
 
-    def unit_of_work(self) -> UnitOfWork:
+    def unit_of_work(self, *, actor: Acting | None = None) -> UnitOfWork:
+        """One user action's transaction, acting for `actor` (a service's `Actor`; None: the
+        device itself, `system`). Its ops name that actor, and the server checks them against
+        its role (desktop/domain/roles.py)."""
         return UnitOfWork(
             self.db.write_session,
             self.clock,
             now=self.now,
             device_id=self.device_id,
             on_commit=self._committed,
+            actor=actor_of(actor),
         )
 
     @contextmanager

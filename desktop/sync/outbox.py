@@ -37,6 +37,7 @@ _NEXT_OPS = (
         journal.c.base_version,
         type_coerce(journal.c.data, Text).label("data"),  # as stored: JSON text
         journal.c.hlc,
+        journal.c.actor,
     )
     .where(
         journal.c.seq > bindparam("b_after"),
@@ -126,6 +127,7 @@ class Outbox:
                         base_version=row.base_version,
                         data=orjson.loads(row.data),
                         hlc=row.hlc,
+                        actor=row.actor,
                     )
                 except (ValidationError, orjson.JSONDecodeError) as exc:
                     problem = f"This change cannot be sent: {_reason(exc)}."

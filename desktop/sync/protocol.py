@@ -7,6 +7,8 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from desktop.domain.roles import ACTOR_PATTERN
+
 PROTOCOL_VERSION = 1
 SUPPORTED_PROTOCOLS = frozenset({1})
 PROTOCOL_HEADER = "X-Clinic-Protocol"
@@ -61,6 +63,8 @@ class Op(Strict):
     base_version: int = Field(ge=0)
     data: dict[str, Any]
     hlc: str = Field(pattern=HLC_PATTERN)
+    # Who made it: the signed-in clinician's id, `kiosk` or `system`; the server checks its role.
+    actor: str = Field(pattern=ACTOR_PATTERN)
 
 
 class PushRequest(Strict):
