@@ -55,7 +55,7 @@ def book_walk_up(
     store: LocalStore, clinic: ClinicOnServer, name: str, hour: int, actor: Actor = KIOSK
 ) -> str:
     """Register a patient and book them with the doctor tomorrow at `hour`: the kiosk's flow."""
-    with store.unit_of_work() as uow:
+    with store.unit_of_work(actor=actor) as uow:
         patient = patients.register(
             uow, actor=actor, full_name=name, birth_date=date(1980, 5, 17), phone=None
         )

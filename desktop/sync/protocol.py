@@ -128,6 +128,45 @@ class LoginResponse(Strict):
     expires_at: datetime
 
 
+StaffRole = Literal["doctor", "nurse", "reception", "admin"]
+
+
+class NewClinician(Strict):
+    """`POST /v1/admin/clinicians`: a staff account of the admin's clinic."""
+
+    username: str = Field(min_length=1, max_length=60)
+    name: str = Field(min_length=1, max_length=120)
+    role: StaffRole
+    password: str = Field(min_length=8, max_length=200)
+    specialty: str = Field(default="", max_length=60)
+    room: str = Field(default="", max_length=30)
+
+
+class ClinicianChanges(Strict):
+    """`PATCH /v1/admin/clinicians/{id}`: only what is given changes."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=120)
+    role: StaffRole | None = None
+    active: bool | None = None
+    password: str | None = Field(default=None, min_length=8, max_length=200)
+    specialty: str | None = Field(default=None, max_length=60)
+    room: str | None = Field(default=None, max_length=30)
+
+
+class StaffMember(Strict):
+    """A staff account as the admin routes answer it (never its password hash)."""
+
+    id: str
+    clinic_id: str
+    username: str
+    name: str
+    role: StaffRole
+    specialty: str
+    room: str
+    active: bool
+    version: int
+
+
 class ResolveRequest(Strict):
     choice: Literal["keep_server", "keep_device", "merge", "rebook", "cancel", "dismiss"]
     note: str = Field(default="", max_length=300)

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from server_stub.routes import auth, conflicts, devices, health, sync
+from server_stub.routes import admin, auth, conflicts, devices, health, sync
 
-ROUTERS = (health.router, devices.router, auth.router, sync.router, conflicts.router)
+ROUTERS = (health.router, devices.router, auth.router, sync.router, conflicts.router, admin.router)
