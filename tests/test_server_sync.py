@@ -178,7 +178,7 @@ def test_kiosks_and_boards_pull_only_what_they_need(
     doctor = new_clinic.doctor
     mark = last_seq(new_clinic.desk_store)
     appointment_id = book_walk_up(new_clinic.desk_store, new_clinic, "Lea Wolf", 12, actor=doctor)
-    with new_clinic.desk_store.unit_of_work() as uow:
+    with new_clinic.desk_store.unit_of_work(actor=doctor) as uow:
         visit = consultations.start(
             uow, actor=doctor, clinician_id=new_clinic.doctor_id, appointment_id=appointment_id
         )

@@ -31,6 +31,9 @@ def test_headless_demo_converges_and_shows_the_conflicts(
     assert desk_push is not None
     pushed, applied = map(int, desk_push.groups())
     assert applied == pushed - 1 >= 3
+    # Every op of the demo clinic (made by doctors, the nurse, the receptionist, the admin, the
+    # kiosk and the device itself) passes the server's check of who may do what.
+    assert set(re.findall(r"rejected (\d+)\.", out)) == {"0"}
 
 
 def test_demo_without_headless_says_what_to_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

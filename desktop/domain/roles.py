@@ -30,7 +30,8 @@ class Role(StrEnum):
 
 
 _STAFF = frozenset({Role.DOCTOR, Role.NURSE, Role.RECEPTION, Role.ADMIN, Role.SYSTEM})
-_CLINICAL = frozenset({Role.DOCTOR, Role.NURSE, Role.SYSTEM})
+# Clinical records are written by a named clinician, never by a device on its own (`system`).
+_CLINICAL = frozenset({Role.DOCTOR, Role.NURSE})
 
 PERMISSIONS: dict[str, frozenset[Role]] = {
     "patient.register": _STAFF | {Role.KIOSK},
@@ -45,7 +46,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "queue.issue": _STAFF | {Role.KIOSK},
     "queue.call": _STAFF,
     "consultation.write": _CLINICAL,
-    "prescription.write": frozenset({Role.DOCTOR, Role.SYSTEM}),
+    "prescription.write": frozenset({Role.DOCTOR}),
     "chat.write": _CLINICAL | {Role.KIOSK},
     "audit.record": _STAFF | {Role.KIOSK},  # every action that may be taken leaves its trace
     "conflict.resolve": frozenset({Role.DOCTOR, Role.NURSE, Role.ADMIN, Role.SYSTEM}),
