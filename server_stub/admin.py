@@ -110,6 +110,23 @@ def add_user(
     return user_id
 
 
+def user_named(admin: Admin, *, clinic_id: str | None, username: str) -> tuple[str, str]:
+    """(clinic id, user id) of the staff member with this username, in the clinic named (or the
+    server's only clinic)."""
+    clinic_id = clinic_or_only(admin, clinic_id)
+    table = Clinician.__table__
+    user_id = admin.conn.scalar(
+        select(table.c.id).where(
+            table.c.clinic_id == clinic_id,
+            table.c.username == username.strip().lower(),
+            table.c.deleted.is_(False),
+        )
+    )
+    if user_id is None:
+        raise NotFound(f"No staff member '{username}' in this clinic.", field="username")
+    return clinic_id, str(user_id)
+
+
 def update_user(
     admin: Admin,
     *,
