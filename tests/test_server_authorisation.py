@@ -13,11 +13,17 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
 import requests
 
+from desktop.domain.errors import NotAllowed
 from desktop.domain.ids import human_code, new_id
+from desktop.domain.roles import Role
+from desktop.services import clinic as clinic_service
 from desktop.services.clinic import hash_password
+from desktop.services.common import Actor
 from server_stub import admin
+from tests.fixtures.desk import desk, server  # noqa: F401  (fixtures)
 from tests.fixtures.server import (  # noqa: F401  (fixtures)
     ClinicOnServer,
     Enrolled,
@@ -32,6 +38,7 @@ from tests.fixtures.server import (  # noqa: F401  (fixtures)
     server_database_url,
     tomorrow_at,
 )
+from tests.sync_support import Device
 
 HLC = "1767225600000-0000-0190f2a4-7b1c-7d3e"
 
@@ -370,3 +377,15 @@ def test_only_an_admins_session_manages_staff(live_server: LiveServer, new_clini
         answer = their_boss.patch(staff_url(live_server, their_admin_id), json=change)
         assert answer.status_code == 403 and answer.json()["field"] == "role"
     assert (live_server.row("clinician", admin_id) or {})["role"] == "admin"
+
+
+def test_an_enrolled_desk_makes_no_staff_account_of_its_own(desk: Device) -> None:
+    """The server would refuse the op: the desk says so at once, and journals nothing."""
+    before = len(desk.journal())
+    boss = Actor(Role.ADMIN, name="admin")
+    with (
+        pytest.raises(NotAllowed, match="managed on the clinic's server"),
+        desk.store.unit_of_work(actor=boss) as uow,
+    ):
+        clinic_service.add_clinician(uow, actor=boss, name="Nina Neu", username="nina", role=Role.NURSE)
+    assert len(desk.journal()) == before

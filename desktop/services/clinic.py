@@ -10,13 +10,14 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 
-from desktop.domain.errors import InvalidInput
+from desktop.domain.errors import InvalidInput, NotAllowed
 from desktop.domain.roles import Role, require
 from desktop.services.common import Actor, current_clinic, get
 from desktop.store.models import Clinic, Clinician, DeviceState
 from desktop.store.uow import UnitOfWork
 
 STAFF_ROLES = (Role.DOCTOR, Role.NURSE, Role.RECEPTION, Role.ADMIN)
+_ENROLLED = select(DeviceState.server_url.is_not(None)).where(DeviceState.id == 1)
 _hasher = PasswordHasher()
 
 
@@ -118,6 +119,10 @@ def add_clinician(
     """A staff member of a device set up on its own. On a server, staff accounts are the
     administrator's (server_stub/admin.py): an op that makes or changes one is refused."""
     require(actor.role, "staff.manage")
+    if uow.session.scalar(_ENROLLED):
+        raise NotAllowed(
+            "Staff accounts are managed on the clinic's server: ask its administrator.", field="username"
+        )
     clinic = current_clinic(uow.session)
     name, username, role = check_clinician(name=name, username=username, role=role)
     taken = uow.session.scalar(select(Clinician.id).where(Clinician.username == username))
