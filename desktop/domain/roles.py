@@ -102,7 +102,7 @@ _DESCRIPTIONS = {
 
 
 def may(role: str, permission: str) -> bool:
-    return role in {r.value for r in PERMISSIONS[permission]}
+    return role in PERMISSIONS[permission]  # a Role is its name: "doctor" in {Role.DOCTOR}
 
 
 def describe(permission: str) -> str:
