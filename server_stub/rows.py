@@ -107,12 +107,12 @@ def existing_rows(
     op_ids: Iterable[str] = (),
     codes: Mapping[type[Synced], Iterable[str]] | None = None,
     *,
-    clinic_id: str = "",
+    clinic_id: str,
 ) -> Existing:
     """Which of these rows exist, which of `op_ids` were answered already for `clinic_id` (op ids
     are answered per clinic, never across) and which of these human codes are taken, in one plain
-    statement (a push holds at most 1000 ids; SQLAlchemy would build
-    a new statement for every mix of tables and counts).
+    statement (a push holds at most 1000 ids; SQLAlchemy would build a new statement for every mix
+    of tables and counts).
 
     On PostgreSQL each list is one array parameter (`= ANY(%s)`): the statement's text then depends
     only on which tables are asked about, so psycopg converts it once and PostgreSQL plans a short
