@@ -21,7 +21,7 @@ from sqlalchemy.engine import RowMapping
 
 from desktop.domain.appointments import AppointmentType, initial_status
 from desktop.domain.errors import NotAllowed
-from desktop.domain.roles import KIOSK_ACTOR, SYSTEM_ACTOR, Role, describe, may, op_permission
+from desktop.domain.roles import KIOSK_ACTOR, KIOSK_BOOKS, SYSTEM_ACTOR, Role, describe, may, op_permission
 from desktop.store.models import ENTITY_MODELS, Synced
 from desktop.sync.protocol import Op
 from server_stub.db import one_of
@@ -47,6 +47,7 @@ _NEVER = {
     "clinic": "Clinics are set up by the server's administrator.",
     "sync_conflict": "Conflict records are made by the server only.",
 }
+_KIOSK_KINDS = [kind.value for kind in KIOSK_BOOKS]  # a list: `in` takes any value, hashable or not
 _BY_WHOM = {Role.KIOSK.value: "The kiosk", Role.SYSTEM.value: "This device on its own (system)"}
 
 
@@ -79,6 +80,8 @@ def authorise(writer: RowWriter, ctx: PushContext, op: Op, current: RowMapping |
         raise NotAllowed(
             _NEVER.get(op.entity, f"{entity.capitalize()} records cannot be changed."), field="entity"
         )
+    if role == Role.KIOSK and op.entity == "appointment" and op.data.get("kind", "kiosk") not in _KIOSK_KINDS:
+        raise NotAllowed("The kiosk books kiosk and walk-in visits only.", field="data.kind")
     for permission in needed:
         if not may(role, permission):
             who = _BY_WHOM.get(role, f"The {role} role")

@@ -245,6 +245,11 @@ def test_a_kiosk_acts_as_the_kiosk_only(live_server: LiveServer, new_clinic: Cli
         assert [r["status"] for r in results] == ["rejected", "rejected"], results
         assert all(r["field"] == "actor" and r["error"].startswith("The kiosk may not") for r in results)
     assert live_server.row("patient", patient_id) == patient
+    # It books kiosk and walk-in visits, nothing a clinician decides (a request, an emergency...).
+    beyond = [appointment_op(new_clinic.clinic_id, new_clinic.doctor_id, patient_id, 9) for _ in range(2)]
+    beyond[0]["data"]["kind"], beyond[1]["data"]["kind"] = "emergency", ["kiosk"]
+    results = push(live_server, kiosk, beyond)["results"]
+    assert [(r["status"], r["field"]) for r in results] == [("rejected", "data.kind")] * 2
     booked = push(
         live_server, kiosk, [appointment_op(new_clinic.clinic_id, new_clinic.doctor_id, patient_id, 9)]
     )

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from enum import StrEnum
 
-from desktop.domain.appointments import AppointmentStatus
+from desktop.domain.appointments import AppointmentStatus, AppointmentType
 from desktop.domain.errors import NotAllowed
 from desktop.domain.queue import TokenStatus
 
@@ -70,6 +70,8 @@ STATUS_PERMISSION: dict[AppointmentStatus, str] = {
     AppointmentStatus.NO_SHOW: "appointment.manage",
     AppointmentStatus.RESCHEDULED: "appointment.manage",
 }
+# What a patient books for themselves at the kiosk (no requests, emergencies or follow-ups).
+KIOSK_BOOKS = frozenset({AppointmentType.KIOSK, AppointmentType.WALK_IN})
 # A waiting patient may give their token back at the kiosk; calling patients is staff's.
 _TOKEN_STATUS_PERMISSION = {TokenStatus.CANCELLED.value: "queue.issue"}
 

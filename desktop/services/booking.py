@@ -24,7 +24,7 @@ from desktop.domain.appointments import (
 )
 from desktop.domain.errors import BookingConflict, InvalidInput
 from desktop.domain.ids import new_id, normalise_code
-from desktop.domain.roles import STATUS_PERMISSION, Role, require
+from desktop.domain.roles import KIOSK_BOOKS, STATUS_PERMISSION, Role, require
 from desktop.domain.scheduling import Slot, SlotList, day_bounds
 from desktop.services import audit, reminders
 from desktop.services.availability import find_free_slots
@@ -172,7 +172,7 @@ def book(
     """Book a slot (or, for walk-ins and emergencies, an unslotted visit now)."""
     require(actor.role, "appointment.book")
     kind, urgency = AppointmentType(kind), Urgency(urgency)
-    if actor.role is Role.KIOSK and kind not in (AppointmentType.KIOSK, AppointmentType.WALK_IN):
+    if actor.role is Role.KIOSK and kind not in KIOSK_BOOKS:
         raise InvalidInput("The kiosk books kiosk and walk-in visits only.", field="kind")
     if len(reason) > 300:
         raise InvalidInput("Keep the reason under 300 characters.", field="reason")
