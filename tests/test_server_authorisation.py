@@ -22,6 +22,7 @@ from desktop.domain.roles import Role
 from desktop.services import clinic as clinic_service
 from desktop.services.clinic import hash_password
 from desktop.services.common import Actor
+from desktop.sync.protocol import ClinicianChanges, NewClinician
 from server_stub import admin
 from tests.fixtures.desk import desk, server  # noqa: F401  (fixtures)
 from tests.fixtures.server import (  # noqa: F401  (fixtures)
@@ -38,7 +39,7 @@ from tests.fixtures.server import (  # noqa: F401  (fixtures)
     server_database_url,
     tomorrow_at,
 )
-from tests.sync_support import Device
+from tests.sync_support import Device, fast_client
 
 HLC = "1767225600000-0000-0190f2a4-7b1c-7d3e"
 
@@ -394,3 +395,17 @@ def test_an_enrolled_desk_makes_no_staff_account_of_its_own(desk: Device) -> Non
     ):
         clinic_service.add_clinician(uow, actor=boss, name="Nina Neu", username="nina", role=Role.NURSE)
     assert len(desk.journal()) == before
+
+
+def test_a_desk_manages_staff_through_its_client(live_server: LiveServer, new_clinic: ClinicOnServer) -> None:
+    """What an admin screen on a desk calls: the sync client, with the admin's session token."""
+    _, admin_name = live_server.add_user(new_clinic.clinic_id, "admin")
+    token = live_server.login(new_clinic.desk, admin_name).json()["token"]
+    username = f"omar.{new_id()[-8:]}"
+    with fast_client(live_server.base_url, token) as client:
+        made = client.add_clinician(
+            NewClinician(username=username, name="Omar Ali", role="reception", password="a long password")
+        )
+        changed = client.change_clinician(made.id, ClinicianChanges(room="Front desk"))
+    assert (made.role, changed.room, changed.version) == ("reception", "Front desk", made.version + 1)
+    assert live_server.login(new_clinic.desk, username, "a long password").status_code == 200

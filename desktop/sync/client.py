@@ -38,15 +38,18 @@ from desktop.sync.protocol import (
     MAX_PULL_LIMIT,
     PROTOCOL_HEADER,
     PROTOCOL_VERSION,
+    ClinicianChanges,
     EnrollRequest,
     EnrollResponse,
     Health,
     LoginRequest,
     LoginResponse,
+    NewClinician,
     PullResponse,
     PushRequest,
     PushResponse,
     ResolveRequest,
+    StaffMember,
 )
 
 DEFAULT_TIMEOUT = (3.05, 30.0)  # (connect, read) seconds
@@ -159,6 +162,15 @@ class SyncClient:
         if not isinstance(answer, dict):
             raise ServerError("The server sent an unreadable answer.")
         return answer
+
+    def add_clinician(self, request: NewClinician) -> StaffMember:
+        """A new staff account of the clinic (with an admin's session token); devices pull it."""
+        answer = self._call("POST", "/v1/admin/clinicians", body=request, idempotent=False)
+        return self._model(StaffMember, answer)
+
+    def change_clinician(self, user_id: str, changes: ClinicianChanges) -> StaffMember:
+        """Change a staff account (with an admin's session token): what `changes` gives, nothing else."""
+        return self._model(StaffMember, self._call("PATCH", f"/v1/admin/clinicians/{user_id}", body=changes))
 
     def close(self) -> None:
         self._session.close()
