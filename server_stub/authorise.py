@@ -86,6 +86,8 @@ def authorise(writer: RowWriter, ctx: PushContext, op: Op, current: RowMapping |
         if not may(role, permission):
             who = _BY_WHOM.get(role, f"The {role} role")
             raise NotAllowed(f"{who} may not {describe(permission)}.", field="actor")
+    if op.entity == "chat_message" and op.data.get("sender_role") == "doctor" and role != Role.DOCTOR:
+        raise NotAllowed("Only the doctor can send as the doctor.", field="data.sender_role")
     _sealed(writer, ctx, model, op.data)
 
 
@@ -151,9 +153,15 @@ def _reference_fields(model: type[Synced]) -> tuple[tuple[str, str], ...]:
 
 
 def _references(model: type[Synced], data: dict[str, Any]) -> list[tuple[str, str, str]]:
+    fields = list(_reference_fields(model))
+    named = data.get("entity")  # an audit event's record, of the entity it names
+    if model.__entity__ == "audit_event" and isinstance(named, str) and named in ENTITY_MODELS:
+        fields.append(("entity_id", named))
+    if model.__entity__ == "chat_message":  # the doctor who wrote, or the patient
+        fields.append(("sender_id", "clinician" if data.get("sender_role") == "doctor" else "patient"))
     return [
         (field, entity, value)
-        for field, entity in _reference_fields(model)
+        for field, entity in fields
         if isinstance(value := data.get(field), str) and value
     ]
 

@@ -246,6 +246,17 @@ def test_a_kiosk_acts_as_the_kiosk_only(live_server: LiveServer, new_clinic: Cli
         assert [r["status"] for r in results] == ["rejected", "rejected"], results
         assert all(r["field"] == "actor" and r["error"].startswith("The kiosk may not") for r in results)
     assert live_server.row("patient", patient_id) == patient
+    # It chats as the patient, never as the doctor.
+    as_the_doctor = {
+        **consultation,
+        "op_id": new_id(),
+        "entity": "chat_message",
+        "entity_id": new_id(),
+        "data": {"clinic_id": new_clinic.clinic_id, "consultation_id": new_id(), "sender_role": "doctor",
+                 "sender_id": new_clinic.doctor_id, "body": "Take twice the dose", "sent_at": HLC[:10]},
+    }  # fmt: skip
+    result = push(live_server, kiosk, [as_the_doctor])["results"][0]
+    assert (result["status"], result["field"]) == ("rejected", "data.sender_role")
     # It books kiosk and walk-in visits, nothing a clinician decides (a request, an emergency...).
     beyond = [appointment_op(new_clinic.clinic_id, new_clinic.doctor_id, patient_id, 9) for _ in range(2)]
     beyond[0]["data"]["kind"], beyond[1]["data"]["kind"] = "emergency", ["kiosk"]
@@ -280,7 +291,24 @@ def test_one_clinic_cannot_book_another_clinics_doctor(
     intruder = live_server.enroll(other, "desk")
     own_patient = registered(live_server, intruder, other)
     before = live_server.counts(victim.clinic_id)
+    audit = {
+        **patient_op(other),
+        "entity": "audit_event",
+        "data": {
+            "clinic_id": other,
+            "at": tomorrow_at(8).isoformat(),
+            "actor_id": None,
+            "actor_role": "kiosk",
+            "device_id": None,
+            "patient_id": None,
+            "action": "read_history",
+            "entity": "patient",
+            "entity_id": victims_patient,
+            "detail": "",
+        },
+    }
     attempts = [
+        ("data.entity_id", audit),
         ("data.clinician_id", appointment_op(other, victim.doctor_id, victims_patient, 10)),
         ("data.patient_id", appointment_op(other, others_doctor, victims_patient, 10)),
         ("data.clinician_id", appointment_op(other, victim.doctor_id, own_patient, 10)),
