@@ -177,7 +177,7 @@ def set_up_clinic(store: LocalStore, sizes: Sizes, n_patients: int) -> Clinic:
         c = clinic.create_clinic(uow, actor=SYSTEM, name="Benchmark Clinic", timezone=TZ_NAME, region="IN")
         clinic_id = c.id
     with store.unit_of_work() as uow:
-        clinic.set_holidays(uow, actor=SYSTEM, holidays=[HOLIDAY])
+        clinic.set_holidays(uow, actor=Actor(Role.ADMIN, name="admin"), holidays=[HOLIDAY])
     doctors: list[str] = []
     capped: set[str] = set()
     for n in range(sizes.doctors):

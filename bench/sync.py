@@ -508,7 +508,7 @@ def make_visits(
         phone = f"9{serial % 10**9:09d}" if serial % 2 else None  # every other patient gets reminders
         slot = slots[visits]
         try:
-            with store.unit_of_work() as uow:
+            with store.unit_of_work(actor=actor) as uow:
                 patient = patients.register(uow, actor=actor, full_name=name, birth_date=born, phone=phone)
             book_retrying(store, actor, patient.id, slot, REASONS[serial % len(REASONS)])
         except ClinicError as exc:
@@ -524,7 +524,7 @@ def book_retrying(store: LocalStore, actor: Actor, patient_id: str, slot: Slot, 
     the service then fails with SQLAlchemy's PendingRollbackError instead of a ClinicError."""
     for attempt in range(3):
         try:
-            with store.unit_of_work() as uow:
+            with store.unit_of_work(actor=actor) as uow:
                 booking.book(
                     uow,
                     actor=actor,
@@ -865,6 +865,7 @@ def push_batches(device: Device, ops: int, batch: int) -> list[PushRequest]:
             base_version=r.base_version,
             data=r.data,
             hlc=r.hlc,
+            actor=r.actor,
         )
         for r in rows
     ]

@@ -30,7 +30,7 @@ class ConsultationChat:
         self.consultation_id = consultation_id
 
     def save(self, line: ChatLine) -> None:
-        with self.store.unit_of_work() as uow:
+        with self.store.unit_of_work(actor=self.actor) as uow:
             if uow.session.get(ChatMessage, line.id) is not None:
                 return  # sent again after a reconnect
             consultations.add_chat_message(
@@ -53,7 +53,7 @@ def consent_logger(store: LocalStore, *, actor: Actor, appointment_id: str) -> C
     """`log(role, given)`: one audit event per consent given or withdrawn on this device."""
 
     def log(role: str, given: bool) -> None:
-        with store.unit_of_work() as uow:
+        with store.unit_of_work(actor=actor) as uow:
             appointment = get(uow.session, Appointment, appointment_id)
             audit.record(
                 uow,

@@ -1,24 +1,28 @@
 """The server administrator's use cases: clinics, staff, enrolment codes, devices.
 
-Used by `clinic server ...` (server_stub/cli.py) and the tests. Each function works inside the
-caller's transaction; synced rows are written through `RowWriter`, so devices pull them. Input is
-checked with the same rules as the desktop's set-up (desktop.domain.staff): errors are typed.
+Used by `clinic server ...` (server_stub/cli.py), the admin routes (`/v1/admin/...`, an admin
+clinician's session) and the tests. Staff accounts, their roles and passwords change only here,
+never by a device's pushed op (docs/server.md, "Security model"); devices receive them by pull.
+Each function works inside the caller's transaction; synced rows are written through `RowWriter`,
+so devices pull them. Input is checked with the same rules as the desktop's set-up
+(desktop.domain.staff): errors are typed.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, delete, func, select
 
 from desktop.domain.clock import HybridLogicalClock
-from desktop.domain.errors import InvalidInput, NotFound
+from desktop.domain.errors import InvalidInput, NotAllowed, NotFound
 from desktop.domain.ids import new_id
 from desktop.domain.staff import check_clinic, check_clinician, hash_password
 from desktop.store.models import Clinic, Clinician
 from server_stub import access
-from server_stub.models import Device
+from server_stub.models import Device, UserSession
 from server_stub.rows import RowWriter
 
 DEVICE_KINDS = ("kiosk", "desk", "board")
@@ -105,6 +109,97 @@ def add_user(
     }
     admin.writer(clinic_id).insert(Clinician, row, device_id=None, hlc=admin.clock.now())
     return user_id
+
+
+def user_named(admin: Admin, *, clinic_id: str | None, username: str) -> tuple[str, str]:
+    """(clinic id, user id) of the staff member with this username, in the clinic named (or the
+    server's only clinic)."""
+    clinic_id = clinic_or_only(admin, clinic_id)
+    table = Clinician.__table__
+    user_id = admin.conn.scalar(
+        select(table.c.id).where(
+            table.c.clinic_id == clinic_id,
+            table.c.username == username.strip().lower(),
+            table.c.deleted.is_(False),
+        )
+    )
+    if user_id is None:
+        raise NotFound(f"No staff member '{username}' in this clinic.", field="username")
+    return clinic_id, str(user_id)
+
+
+def update_user(
+    admin: Admin,
+    *,
+    clinic_id: str,
+    user_id: str,
+    name: str | None = None,
+    role: str | None = None,
+    active: bool | None = None,
+    password: str | None = None,
+    specialty: str | None = None,
+    room: str | None = None,
+) -> None:
+    """Change a staff member of `clinic_id`: what is given, checked as `add_user` checks it. A new
+    role, a deactivation or a new password ends the member's sessions (they sign in again, as what
+    they are now). The clinic's last active administrator stays one."""
+    table = Clinician.__table__
+    current = (
+        admin.conn.execute(
+            select(table).where(
+                table.c.id == user_id, table.c.clinic_id == clinic_id, table.c.deleted.is_(False)
+            )
+        )
+        .mappings()
+        .first()
+    )
+    if current is None:
+        raise NotFound("No such staff member in this clinic.", field="user_id")
+    checked_name, _, checked_role = check_clinician(
+        name=current["name"] if name is None else name,
+        username=current["username"],
+        role=current["role"] if role is None else role,
+    )
+    wanted = {
+        "name": checked_name,
+        "role": checked_role.value,
+        "active": current["active"] if active is None else active,
+        "specialty": current["specialty"] if specialty is None else specialty.strip(),
+        "room": current["room"] if room is None else room.strip(),
+    }
+    changes = {key: value for key, value in wanted.items() if value != current[key]}
+    if password is not None:
+        changes["password_hash"] = hash_password(password)
+    if not changes:
+        return
+    stays_admin = wanted["role"] == "admin" and wanted["active"]
+    if current["role"] == "admin" and current["active"] and not stays_admin:
+        others = admin.conn.scalar(
+            select(func.count()).where(
+                table.c.clinic_id == clinic_id,
+                table.c.role == "admin",
+                table.c.active.is_(True),
+                table.c.deleted.is_(False),
+                table.c.id != user_id,
+            )
+        )
+        if not others:
+            raise NotAllowed("The clinic's last active administrator must stay one.", field="role")
+    admin.writer(clinic_id).update(Clinician, current, changes, device_id=None, hlc=admin.clock.now())
+    if changes.keys() & {"role", "active", "password_hash"}:
+        admin.conn.execute(delete(UserSession).where(UserSession.user_id == user_id))
+
+
+def staff_member(admin: Admin, *, user_id: str) -> dict[str, Any]:
+    """A staff account's public fields (never its password hash)."""
+    table = Clinician.__table__
+    fields = ("id", "clinic_id", "username", "name", "role", "specialty", "room", "active", "version")
+    row = (
+        admin.conn.execute(select(*(table.c[f] for f in fields)).where(table.c.id == user_id))
+        .mappings()
+        .one()
+    )
+    return dict(row)
 
 
 def enrolment_code(admin: Admin, *, kind: str, clinic_id: str | None = None, ttl_hours: float = 24) -> str:

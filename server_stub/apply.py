@@ -42,15 +42,12 @@ from desktop.store.models import (
 )
 from desktop.store.slots import free_slots_of, read_calendars
 from desktop.sync.protocol import Op, OpResult, PushRequest, PushResponse
+from server_stub.authorise import authorise, read_ahead
 from server_stub.db import COPY_MIN_ROWS, insert_rows, one_of, pipelined
 from server_stub.fields import check_data, clock_ahead, loggable
 from server_stub.models import AppliedOp
 from server_stub.rows import CODED, Existing, RowWriter, existing_rows, lock_clinic
 
-# Entities only staff devices (desks) may change; kiosks and boards are refused.
-STAFF_ONLY = frozenset(
-    {"clinic", "clinician", "availability", "prescription", "consultation", "sync_conflict"}
-)
 # Fields of a conflict record a device may change: the resolution, nothing of the record itself.
 CONFLICT_RESOLUTION_FIELDS = frozenset({"resolution", "resolved_by", "resolved_at", "choice", "note"})
 # Per-field policies for concurrent changes; every other field: the later clock wins.
@@ -82,7 +79,9 @@ class PushContext:
 
 @cache
 def _answered(dialect: str) -> Select[Any]:
-    return select(AppliedOp.op_id, AppliedOp.result).where(one_of(AppliedOp.op_id, "b_ids", dialect))
+    return select(AppliedOp.op_id, AppliedOp.result).where(
+        AppliedOp.clinic_id == bindparam("b_clinic"), one_of(AppliedOp.op_id, "b_ids", dialect)
+    )
 
 
 class _OneByOne(Exception):
@@ -113,11 +112,16 @@ def push_together(conn: Connection, pushes: Pushes) -> list[PushResponse]:
         rows.setdefault(model, []).append(op.entity_id)
         if model in CODED and op.base_version == 0 and isinstance(op.data.get("code"), str):
             codes.setdefault(model, []).append(op.data["code"])
-    existing = existing_rows(conn, rows, [op.op_id for op in ops], codes)
+    existing = existing_rows(conn, rows, [op.op_id for op in ops], codes, clinic_id=first.clinic_id)
     seen: dict[str, dict[str, Any]] = {}
     if existing.answered:  # a push sent again
         query = _answered(conn.dialect.name)
-        seen = {op_id: result for op_id, result in conn.execute(query, {"b_ids": sorted(existing.answered)})}
+        seen = {
+            op_id: result
+            for op_id, result in conn.execute(
+                query, {"b_clinic": first.clinic_id, "b_ids": sorted(existing.answered)}
+            )
+        }
     try:
         return _apply_all(conn, pushes, dict(seen), existing, one_by_one=False)
     except _OneByOne:
@@ -150,6 +154,7 @@ def _apply_all(
     for op in fresh:
         wanted.setdefault(ENTITY_MODELS[op.entity], []).append(op.entity_id)
     writer.prefetch(wanted, existing.rows)
+    read_ahead(writer, fresh)  # the actors and the rows the ops refer to: whose they are
     if writer.codes is not None:
         writer.codes.learn(existing.codes_asked, existing.codes)
     if not one_by_one:
@@ -302,13 +307,10 @@ def _reason(exc: Exception) -> tuple[str, str | None]:
 
 def apply_op(writer: RowWriter, ctx: PushContext, op: Op) -> OpResult:
     model = ENTITY_MODELS[op.entity]
-    if ctx.device_kind == "board":
-        raise Rejected("A waiting-room board only displays; it cannot change records.", "entity")
-    if ctx.device_kind != "desk" and op.entity in STAFF_ONLY:
-        raise Rejected(f"A {ctx.device_kind} may not change {op.entity.replace('_', ' ')} records.", "entity")
-    _observe(ctx.clock, op.hlc)
-    data = _decode(model, op.data)
     current = writer.get(model, op.entity_id)
+    authorise(writer, ctx, op, current)  # who may: before anything of the op is read further
+    _observe(ctx.clock, op.hlc)  # an unauthorised op's stamp never moves the server's clock
+    data = _decode(model, op.data)
     if current is None:
         return _create(writer, ctx, op, model, data)
     return _update(writer, ctx, op, model, current, data)

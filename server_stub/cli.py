@@ -149,6 +149,23 @@ def register(subcommands: Subcommands) -> None:
         help="Read the password from standard input (else it is asked for, unseen, on the terminal).",
     )
 
+    change = _add(
+        commands,
+        "change-user",
+        _change_user,
+        "Change a staff member: name, role, active, password (ends their sessions), specialty, room.",
+    )
+    change.add_argument("--username", required=True)
+    change.add_argument("--name")
+    change.add_argument("--role", choices=("doctor", "nurse", "reception", "admin"))
+    change.add_argument("--active", choices=("yes", "no"), help="Let them sign in, or not.")
+    change.add_argument("--specialty")
+    change.add_argument("--room")
+    change.add_argument("--clinic", metavar="ID", help="The clinic (default: the server's only clinic).")
+    change.add_argument(
+        "--password-stdin", action="store_true", help="Read a new password from standard input."
+    )
+
     code = _add(
         commands, "enroll-code", _enroll_code, "Make a one-time code that enrols a device; prints it."
     )
@@ -182,7 +199,8 @@ def _add(commands: Subcommands, name: str, handler: Handler, help: str) -> argpa
 
 def _usage(ctx: Context, args: argparse.Namespace) -> int:
     raise InvalidInput(
-        "Say what to do: clinic server {run,create-clinic,add-user,enroll-code,devices,revoke-device}."
+        "Say what to do: clinic server "
+        "{run,create-clinic,add-user,change-user,enroll-code,devices,revoke-device}."
     )
 
 
@@ -248,6 +266,26 @@ def _add_user(ctx: Context, args: argparse.Namespace) -> int:
             room=args.room,
         )
     print(user_id)
+    return 0
+
+
+def _change_user(ctx: Context, args: argparse.Namespace) -> int:
+    """The same change an admin's `PATCH /v1/admin/clinicians/{id}` makes (admin.update_user)."""
+    password = sys.stdin.readline().rstrip("\r\n") if args.password_stdin else None
+    with administering(ctx, args) as a:
+        clinic_id, user_id = admin.user_named(a, clinic_id=args.clinic, username=args.username)
+        admin.update_user(
+            a,
+            clinic_id=clinic_id,
+            user_id=user_id,
+            name=args.name,
+            role=args.role,
+            active=None if args.active is None else args.active == "yes",
+            password=password,
+            specialty=args.specialty,
+            room=args.room,
+        )
+    print(f"Changed {args.username.strip().lower()}.")
     return 0
 
 

@@ -113,6 +113,7 @@ class Resolution:
             base_version=current["version"],
             data=data,
             hlc=self.hlc(),
+            actor=self.caller.user_id,
         )
         ctx = apply.PushContext(
             clinic_id=self.caller.clinic_id,

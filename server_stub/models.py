@@ -70,12 +70,13 @@ class AuthThrottle(ServerBase):
 
 
 class AppliedOp(ServerBase):
-    """Every op the server has answered, with its answer: a second delivery gets the same answer."""
+    """Every op the server has answered, with its answer: a second delivery gets the same answer.
+    Answered per clinic: an op id another clinic's device sent is a new op here, never its answer."""
 
     __tablename__ = "applied_op"
 
+    clinic_id: Mapped[str] = mapped_column(ID, primary_key=True)
     op_id: Mapped[str] = mapped_column(ID, primary_key=True)
-    clinic_id: Mapped[str] = mapped_column(ID)
     device_id: Mapped[str] = mapped_column(ID)
     result: Mapped[dict[str, Any]] = mapped_column(JSON)
     applied_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

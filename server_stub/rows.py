@@ -106,10 +106,13 @@ def existing_rows(
     ids: Mapping[type[Synced], Iterable[str]],
     op_ids: Iterable[str] = (),
     codes: Mapping[type[Synced], Iterable[str]] | None = None,
+    *,
+    clinic_id: str,
 ) -> Existing:
-    """Which of these rows exist, which of `op_ids` were answered already and which of these human
-    codes are taken, in one plain statement (a push holds at most 1000 ids; SQLAlchemy would build
-    a new statement for every mix of tables and counts).
+    """Which of these rows exist, which of `op_ids` were answered already for `clinic_id` (op ids
+    are answered per clinic, never across) and which of these human codes are taken, in one plain
+    statement (a push holds at most 1000 ids; SQLAlchemy would build a new statement for every mix
+    of tables and counts).
 
     On PostgreSQL each list is one array parameter (`= ANY(%s)`): the statement's text then depends
     only on which tables are asked about, so psycopg converts it once and PostgreSQL plans a short
@@ -126,11 +129,15 @@ def existing_rows(
         if values:
             select_ = f"SELECT '{kind}', '{entity}', {column} FROM {quote(table)}"
             if postgres:
-                parts.append(f"{select_} WHERE {column} = ANY({mark})")
+                where = f"{column} = ANY({mark})"
                 params.append(values)
             else:
-                parts.append(f"{select_} WHERE {column} IN ({', '.join(mark for _ in values)})")
+                where = f"{column} IN ({', '.join(mark for _ in values)})"
                 params += values
+            if kind == "op":
+                where += f" AND clinic_id = {mark}"
+                params.append(clinic_id)
+            parts.append(f"{select_} WHERE {where}")
     codes_asked = {(m.__entity__, code) for m, values in (codes or {}).items() for code in values}
     found = Existing(set(), set(), codes_asked, set())
     if parts:
@@ -187,6 +194,7 @@ class RowWriter:
         self._known: dict[tuple[str, str], RowMapping | None] = {}  # prefetched rows, untouched since
         self._writes: Counter[str] = Counter()  # rows written per entity; "*": rollbacks
         self._memo: dict[Hashable, tuple[tuple[int, ...], Any]] = {}
+        self.owners: dict[tuple[str, str], Any] = {}  # (entity, id) -> its clinic (authorise.py)
         self._changes: list[dict[str, Any]] = []  # row_change rows not written yet
         self._logged: list[tuple[str, str]] = []  # (entity, id) to (re)announce, in order
         self._created: list[tuple[str, str]] = []  # rows this writer inserted: none has a log entry yet

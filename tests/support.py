@@ -14,6 +14,8 @@ from desktop.services.common import Actor
 from desktop.store.local import LocalStore
 from desktop.store.models import JournalOp
 
+# The clinic's administrator on a device set up on its own (clinic settings are an admin's).
+ADMIN = Actor(Role.ADMIN, name="Clinic admin")
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
 # Monday 2 March 2026, 07:00 in Berlin: before the doctors' hours start.

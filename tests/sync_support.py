@@ -143,12 +143,12 @@ def set_hours(desk: Device, doctor_id: str) -> None:
 
 
 def register(device: Device, name: str, *, actor: Actor = KIOSK, birth: date = date(1980, 5, 17)) -> str:
-    with device.store.unit_of_work() as uow:
+    with device.store.unit_of_work(actor=actor) as uow:
         return patients.register(uow, actor=actor, full_name=name, birth_date=birth, phone=None).id
 
 
 def book(device: Device, patient_id: str, doctor_id: str, hour: int, *, actor: Actor = KIOSK) -> str:
-    with device.store.unit_of_work() as uow:
+    with device.store.unit_of_work(actor=actor) as uow:
         appointment = booking.book(
             uow, actor=actor, patient_id=patient_id, clinician_id=doctor_id, starts_at=tomorrow_at(hour)
         )

@@ -16,7 +16,7 @@ from desktop.services.common import SYSTEM
 from desktop.store.local import LocalStore
 from desktop.store.models import Clinic
 from tests.conftest import PatientFactory
-from tests.support import BERLIN, MONDAY, NEW_YORK, ClinicSetup, Clock, local
+from tests.support import ADMIN, BERLIN, MONDAY, NEW_YORK, ClinicSetup, Clock, local
 
 
 def slots(store: LocalStore, doctor: str, first: date = MONDAY, last: date | None = None) -> list[Slot]:
@@ -66,7 +66,7 @@ def test_leave_closes_the_doctors_days_and_only_theirs(store: LocalStore, clinic
 
 def test_clinic_holidays_close_everyone(store: LocalStore, clinic: ClinicSetup) -> None:
     with store.unit_of_work() as uow:
-        clinic_service.set_holidays(uow, actor=SYSTEM, holidays=[MONDAY + timedelta(days=2)])
+        clinic_service.set_holidays(uow, actor=ADMIN, holidays=[MONDAY + timedelta(days=2)])
     assert slots(store, clinic.doctor_a, MONDAY + timedelta(days=2)) == []
     assert slots(store, clinic.doctor_b, MONDAY + timedelta(days=2)) == []
     assert len(slots(store, clinic.doctor_a, MONDAY + timedelta(days=3))) == 12

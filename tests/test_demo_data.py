@@ -99,7 +99,7 @@ def day_statuses(db: Path) -> dict[str, int]:
 
 def test_the_summary_tells_the_day(demo: Demo) -> None:
     out = demo.output
-    assert "Sunrise Family Clinic: 8 doctors, 2 other staff, 300 patients" in out
+    assert "Sunrise Family Clinic: 8 doctors, 3 other staff, 300 patients" in out
     assert "Demo day Mon 2 Mar 10:30" in out
     assert "Agenda of Sunrise Family Clinic for Mon 2 Mar 2026 (Asia/Kolkata)" in out
     assert "Dr Rahul Desai · Paediatrics · Room 4 · rahul.desai\n  on leave" in out
@@ -119,7 +119,7 @@ def test_staff_hours_leave_and_holiday(store: LocalStore) -> None:
             assert d.room and d.password_hash
         assert by_specialty == {"General medicine": 2, "Paediatrics": 2, "Gynaecology": 2, "Cardiology": 2}
         roles = sorted(s.scalars(select(Clinician.role).where(Clinician.role != "doctor")))
-        assert roles == ["nurse", "reception"]
+        assert roles == ["admin", "nurse", "reception"]
         lengths = s.execute(
             select(Clinician.specialty, func.min(Availability.slot_minutes))
             .join(Availability, Availability.clinician_id == Clinician.id)

@@ -203,3 +203,47 @@ def test_server_run_serves_the_api(tmp_path: Path) -> None:
         process.terminate()
         output = process.communicate(timeout=30)[0]
     assert f"http://127.0.0.1:{port}" in output
+
+
+def test_change_user_goes_through_the_same_rules_as_the_admin_routes(
+    db: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run(
+        capsys,
+        "create-clinic",
+        "--db",
+        db,
+        "--name",
+        "Sunrise",
+        "--timezone",
+        "Asia/Kolkata",
+        "--region",
+        "IN",
+    )
+    for username, role in (("boss", "admin"), ("rita", "reception")):
+        argv = ["add-user", "--db", db, "--username", username, "--name", username.title(), "--role", role]
+        assert run(capsys, *argv, "--password", "first password")[0] == 0
+    monkeypatch.setattr(sys, "stdin", io.StringIO("second password\n"))
+    code, out, _ = run(
+        capsys, "change-user", "--db", db, "--username", "Rita", "--role", "nurse", "--password-stdin"
+    )
+    assert (code, out) == (0, "Changed rita.")
+    # The last active admin stays one; an unknown name or role is one line and exit 2.
+    code, _, err = run(capsys, "change-user", "--db", db, "--username", "boss", "--active", "no")
+    assert code == 2 and "last active administrator" in err
+    code, _, err = run(capsys, "change-user", "--db", db, "--username", "nobody", "--room", "3")
+    assert code == 2 and "No staff member 'nobody'" in err
+
+    with running_server(sqlite_url(Path(db))) as base:
+        code_ = run(capsys, "enroll-code", "--db", db, "--kind", "desk")[1]
+        token = requests.post(
+            f"{base}/v1/devices/enroll", json={"code": code_, "name": "D", "kind": "desk"}
+        ).json()
+        headers = {"Authorization": f"Bearer {token['token']}", "X-Clinic-Protocol": "1"}
+
+        def login(password: str) -> requests.Response:
+            body = {"username": "rita", "password": password}
+            return requests.post(f"{base}/v1/auth/login", json=body, headers=headers)
+
+        assert login("first password").status_code == 401
+        assert login("second password").json()["role"] == "nurse"

@@ -143,6 +143,7 @@ def reminder_op(clinic_id: str, appointment_id: str, patient_id: str, hour: int)
             "status": "pending",
         },
         "hlc": "1767225600000-0000-0190f2a4-7b1c-7d3e-8f00-123456789abc",
+        "actor": "kiosk",
     }
 
 

@@ -56,7 +56,7 @@ def book_walk_up(
     store: LocalStore, clinic: ClinicOnServer, name: str, hour: int, actor: Actor = KIOSK
 ) -> str:
     """Register a patient and book them with the doctor tomorrow at `hour`: the kiosk's flow."""
-    with store.unit_of_work() as uow:
+    with store.unit_of_work(actor=actor) as uow:
         patient = patients.register(
             uow, actor=actor, full_name=name, birth_date=date(1980, 5, 17), phone=None
         )
@@ -179,7 +179,7 @@ def test_kiosks_and_boards_pull_only_what_they_need(
     doctor = new_clinic.doctor
     mark = last_seq(new_clinic.desk_store)
     appointment_id = book_walk_up(new_clinic.desk_store, new_clinic, "Lea Wolf", 12, actor=doctor)
-    with new_clinic.desk_store.unit_of_work() as uow:
+    with new_clinic.desk_store.unit_of_work(actor=doctor) as uow:
         visit = consultations.start(
             uow, actor=doctor, clinician_id=new_clinic.doctor_id, appointment_id=appointment_id
         )
@@ -266,6 +266,7 @@ def test_another_clinics_device_cannot_see_or_change_this_clinics_rows(
         "base_version": appointment["version"],
         "data": {"status": "cancelled"},
         "hlc": HybridLogicalClock(intruder.device_id).now(),  # the latest change: it would win
+        "actor": "system",
     }
     result = push(live_server, intruder, [forged])["results"][0]
     assert result["status"] == "rejected" and "another clinic" in result["error"]

@@ -26,7 +26,7 @@ from desktop.store.local import LocalStore
 from desktop.store.models import Availability, Clinic, Clinician
 from desktop.store.uow import UnitOfWork
 from tests.conftest import PatientFactory
-from tests.support import MONDAY, ClinicSetup, local
+from tests.support import ADMIN, MONDAY, ClinicSetup, local
 
 SATURDAY = MONDAY + timedelta(days=5)
 NINE, TEN = local(MONDAY, 9), local(MONDAY, 10)
@@ -108,7 +108,7 @@ def _break(uow: UnitOfWork, clinic: ClinicSetup) -> None:
 
 
 def _holiday(uow: UnitOfWork, clinic: ClinicSetup) -> None:
-    clinic_service.set_holidays(uow, actor=SYSTEM, holidays=[MONDAY])
+    clinic_service.set_holidays(uow, actor=ADMIN, holidays=[MONDAY])
 
 
 def _notice(uow: UnitOfWork, clinic: ClinicSetup) -> None:

@@ -118,6 +118,7 @@ def push_request(n: int) -> PushRequest:
             base_version=0,
             data={"full_name": f"Patient {i}", "address": "Parkweg " * 10},
             hlc=f"1772438400000-0000-{DEVICE}",
+            actor="kiosk",
         )
         for i in range(n)
     ]

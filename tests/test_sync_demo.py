@@ -45,6 +45,9 @@ def test_without_a_display_the_demo_runs_headless_converges_and_draws_the_board(
     assert desk_push is not None
     pushed, applied = map(int, desk_push.groups())
     assert applied == pushed - 1 >= 3
+    # Every op of the demo clinic (made by doctors, the nurse, the receptionist, the admin, the
+    # kiosk and the device itself) passes the server's check of who may do what.
+    assert set(re.findall(r"rejected (\d+)\.", out)) == {"0"}
 
 
 def test_the_live_demo_zone_is_at_the_clinics_morning_whatever_the_hour() -> None:

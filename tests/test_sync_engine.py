@@ -190,12 +190,12 @@ def test_a_devices_own_edits_before_its_first_sync_are_applied_not_counted_as_me
 def test_rebase_keeps_pending_local_edits_over_pulled_rows(
     server: LiveServer, desk: Device, make_device: MakeDevice
 ) -> None:
-    kiosk = make_device("kiosk", "kiosk")
+    kiosk = make_device("desk", "kiosk")  # a second desk (a kiosk may not edit a patient's details)
     kiosk.sync()
     patient_id = register(kiosk, "Jonas Berg")
     kiosk.sync()
     desk.sync()
-    # The kiosk changes the address, the desk the phone of the same patient.
+    # The other desk changes the address, this desk the phone of the same patient.
     with kiosk.store.unit_of_work() as uow:
         patients.update_details(uow, actor=RECEPTION, patient_id=patient_id, address="Parkweg 3")
     kiosk.sync()
@@ -286,10 +286,11 @@ def test_rows_that_arrive_before_the_rows_they_refer_to_are_applied(
     patient_id = register(kiosk, "Ada Brandt")
     appointment_id = book(kiosk, patient_id, doctor_id, 11)
     kiosk.sync()
-    # The patient changes later: its one entry in the feed moves behind the appointment's.
-    with kiosk.store.unit_of_work() as uow:
+    # The patient changes later (at the desk): its one entry in the feed moves behind the appointment's.
+    desk.sync()
+    with desk.store.unit_of_work() as uow:
         patients.update_details(uow, actor=RECEPTION, patient_id=patient_id, email="ada@example.org")
-    kiosk.sync()
+    desk.sync()
 
     fresh = make_device("desk", "fresh", page_size=1)  # one change per page, one transaction each
     order: list[str] = []

@@ -111,7 +111,9 @@ def test_a_typed_failure_goes_to_the_screen_and_a_bug_becomes_a_calm_message(
     assert stat.S_IMODE(log_file.stat().st_mode) == 0o600
     # The app goes on: the next op works.
     codes: list[str] = []
-    WriteOp(screen, lambda uow: queue.issue_token(uow, actor=clinic.desk).code).success(codes.append).run(
+    WriteOp(screen, lambda uow: queue.issue_token(uow, actor=clinic.desk).code, actor=clinic.desk).success(
+        codes.append
+    ).run(
         app.ctx.ops
     )
     qtbot.waitUntil(lambda: bool(codes), timeout=5000)

@@ -1,12 +1,14 @@
 """`clinic demo`: one clinic, a server, a desk, a kiosk and a waiting-room board.
 
 Everything is real: the sync server (uvicorn on 127.0.0.1) on a SQLite file, devices each with
-its own data dir, enrolled with one-time codes through the `clinic enroll` command, the demo
-clinic made on the desk through the services, and `clinic sync --once` on each device. While
-offline, the kiosk and the desk register the same walk-in and book the same doctor's slot; the
-sync shows who won, what the conflict log says, and that all three hold the same rows. Then the
-desk calls patients and the board shows them: in a window, with the desk calling the next patient
-every few seconds, where there is a display; else (or with --headless) as PNG pictures (`--tour`).
+its own data dir, enrolled with one-time codes through the `clinic enroll` command, the clinic
+and its staff accounts made by the server's administrator (staff accounts never travel in pushed
+changes), the rest of the demo clinic made on the desk through the services, and
+`clinic sync --once` on each device. While offline, the kiosk and the desk register the same
+walk-in and book the same doctor's slot; the sync shows who won, what the conflict log says, and
+that all three hold the same rows. Then the desk calls patients and the board shows them: in a
+window, with the desk calling the next patient every few seconds, where there is a display; else
+(or with --headless) as PNG pictures (`--tour`).
 
 The demo day is played up to the minute it is now, in a time zone where it is the clinic's
 morning (`demo.live_demo_zone`), so that it looks right at whatever hour it is run.
@@ -49,7 +51,6 @@ WALK_IN = {
     "phone": "98450 12345",
     "sex": "female",
 }
-RECEPTION = Actor(Role.RECEPTION, name="reception")
 
 
 def register(subcommands: Subcommands) -> None:
@@ -176,6 +177,17 @@ class TwoDeviceDemo:
                     region=demo.CLINIC_REGION,
                     address=demo.CLINIC_ADDRESS,
                 )
+                for name, username, role, specialty, room in demo.staff():
+                    admin.add_user(
+                        boss,
+                        clinic_id=clinic_id,
+                        username=username,
+                        name=name,
+                        role=role,
+                        password=demo.STAFF_PASSWORD,
+                        specialty=specialty,
+                        room=room,
+                    )
                 codes = [
                     admin.enrolment_code(boss, kind=k, clinic_id=clinic_id)
                     for k in ("desk", "kiosk", "board")
@@ -183,8 +195,8 @@ class TwoDeviceDemo:
         finally:
             engine.dispose()
         print(
-            f"Administrator created {demo.CLINIC_NAME} and one-time enrolment codes for a desk, "
-            "a kiosk and a board."
+            f"Administrator created {demo.CLINIC_NAME}, its {len(demo.staff())} staff accounts and "
+            "one-time enrolment codes for a desk, a kiosk and a board."
         )
         return clinic_id, codes[0], codes[1], codes[2]
 
@@ -197,9 +209,9 @@ class TwoDeviceDemo:
         finally:
             store.close()
         print(
-            f"\nOn the desk: {made.doctors} doctors, {made.staff - made.doctors} other staff, "
-            f"{made.patients} patients, {made.appointments} appointments and {made.tokens} queue tokens "
-            f"today, {made.prescriptions} prescriptions (all through the services, all journaled)."
+            f"\nOn the desk, with the {made.doctors} doctors and {made.staff - made.doctors} other staff it "
+            f"pulled: {made.patients} patients, {made.appointments} appointments and {made.tokens} queue "
+            f"tokens today, {made.prescriptions} prescriptions (all through the services, all journaled)."
         )
 
     def work_offline(self) -> None:
@@ -209,11 +221,15 @@ class TwoDeviceDemo:
             with kiosk.reading() as session:
                 when = local_time_text(current_clinic(session), start)
                 name = session.get(Clinician, doctor).name  # type: ignore[union-attr]
+                receptionist = session.scalars(
+                    select(Clinician).where(Clinician.role == Role.RECEPTION)
+                ).one()
+            reception = Actor(Role.RECEPTION, receptionist.id, receptionist.name)
             for store, actor, kind, where in (
                 (kiosk, KIOSK, AppointmentType.KIOSK, "Kiosk"),
-                (desk, RECEPTION, AppointmentType.FOLLOW_UP, "Desk "),
+                (desk, reception, AppointmentType.FOLLOW_UP, "Desk "),
             ):
-                with store.unit_of_work() as uow:
+                with store.unit_of_work(actor=actor) as uow:
                     patient = patients.register(uow, actor=actor, **WALK_IN)  # type: ignore[arg-type]
                     made = booking.book(
                         uow,
@@ -356,7 +372,7 @@ class DeskCalling:
             called: list[str] = []
             for doctor in doctors:
                 actor = Actor(Role.DOCTOR, user_id=doctor.id, name=doctor.name)
-                with store.unit_of_work() as uow:
+                with store.unit_of_work(actor=actor) as uow:
                     token = queue.call_next(uow, actor=actor, clinician_id=doctor.id, room=doctor.room)
                     if token is not None:
                         called.append(f"{token.code} ({doctor.room})")

@@ -25,7 +25,7 @@ from desktop.domain.appointments import (
 from desktop.domain.errors import BookingConflict, InvalidInput
 from desktop.domain.ids import new_id, normalise_code
 from desktop.domain.reasons import Reason
-from desktop.domain.roles import Role, require
+from desktop.domain.roles import KIOSK_BOOKS, STATUS_PERMISSION, Role, require
 from desktop.domain.scheduling import Slot, SlotList, day_bounds
 from desktop.domain.waitlist import OPEN_WAITLIST, WaitlistStatus
 from desktop.services import audit, reminders
@@ -53,18 +53,6 @@ _ACTIVE = [s.value for s in ACTIVE_STATUSES]
 UNSLOTTED = (AppointmentType.WALK_IN, AppointmentType.EMERGENCY)
 UNSLOTTED_MINUTES = 15
 OFFER_HOLD = timedelta(hours=2)
-
-# Which permission each status change needs.
-_TRANSITION_PERMISSION = {
-    AppointmentStatus.CONFIRMED: "appointment.decide",
-    AppointmentStatus.REJECTED: "appointment.decide",
-    AppointmentStatus.CHECKED_IN: "appointment.check_in",
-    AppointmentStatus.IN_CONSULTATION: "consultation.write",
-    AppointmentStatus.COMPLETED: "consultation.write",
-    AppointmentStatus.CANCELLED: "appointment.manage",
-    AppointmentStatus.NO_SHOW: "appointment.manage",
-    AppointmentStatus.RESCHEDULED: "appointment.manage",
-}
 
 
 def _doctor(session: Session, clinician_id: str) -> ClinicianInfo:
@@ -185,7 +173,7 @@ def book(
     """Book a slot (or, for walk-ins and emergencies, an unslotted visit now)."""
     require(actor.role, "appointment.book")
     kind, urgency = AppointmentType(kind), Urgency(urgency)
-    if actor.role is Role.KIOSK and kind not in (AppointmentType.KIOSK, AppointmentType.WALK_IN):
+    if actor.role is Role.KIOSK and kind not in KIOSK_BOOKS:
         raise InvalidInput("The kiosk books kiosk and walk-in visits only.", field="kind")
     if len(reason) > 300:
         raise InvalidInput("Keep the reason under 300 characters.", field="reason")
@@ -251,7 +239,7 @@ def transition(
 ) -> AppointmentRecord:
     """Move an appointment along its state machine; illegal moves raise InvalidTransition."""
     to = AppointmentStatus(to)
-    require(actor.role, _TRANSITION_PERMISSION.get(to, "appointment.manage"))
+    require(actor.role, STATUS_PERMISSION.get(to, "appointment.manage"))
     appointment = get(uow.session, Appointment, appointment_id)
     check_transition(appointment.status, to)
     appointment.status = to.value

@@ -6,7 +6,7 @@ from datetime import date
 
 from sqlalchemy import select
 
-from desktop.domain.errors import InvalidInput
+from desktop.domain.errors import InvalidInput, NotAllowed
 from desktop.domain.reasons import Reason
 from desktop.domain.roles import Role, require
 from desktop.domain.staff import check_clinic, check_clinician, hash_password
@@ -14,6 +14,8 @@ from desktop.services.common import Actor, current_clinic, get
 from desktop.services.records import ClinicianRecord, ClinicRecord, record_of
 from desktop.store.models import Clinic, Clinician, DeviceState
 from desktop.store.uow import UnitOfWork
+
+_ENROLLED = select(DeviceState.server_url.is_not(None)).where(DeviceState.id == 1)
 
 
 def create_clinic(
@@ -26,8 +28,9 @@ def create_clinic(
     address: str = "",
     min_notice_minutes: int = 0,
 ) -> ClinicRecord:
-    """Create the clinic and make it this device's clinic."""
-    require(actor.role, "clinic.setup")
+    """Create the clinic and make it this device's clinic (a device's own set-up, before it joins a
+    server: a server's clinics are made by its administrator)."""
+    require(actor.role, "clinic.create")
     name, region = check_clinic(
         name=name, timezone=timezone, region=region, min_notice_minutes=min_notice_minutes
     )
@@ -66,8 +69,14 @@ def add_clinician(
     password: str | None = None,
     password_hash: str | None = None,
 ) -> ClinicianRecord:
-    """`password_hash`: one already hashed (the demo gives every account the same one)."""
-    require(actor.role, "clinic.setup")
+    """A staff member of a device set up on its own. On a server, staff accounts are the
+    administrator's (server_stub/admin.py): an op that makes or changes one is refused.
+    `password_hash`: one already hashed (the demo gives every account the same one)."""
+    require(actor.role, "staff.manage")
+    if uow.session.scalar(_ENROLLED):
+        raise NotAllowed(
+            "Staff accounts are managed on the clinic's server: ask its administrator.", field="username"
+        )
     clinic = current_clinic(uow.session)
     name, username, role = check_clinician(name=name, username=username, role=role)
     taken = uow.session.scalar(select(Clinician.id).where(Clinician.username == username))

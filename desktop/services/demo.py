@@ -35,7 +35,7 @@ from desktop.domain.staff import hash_password
 from desktop.services import availability, booking, consultations, patients, prescriptions, queue
 from desktop.services import clinic as clinic_service
 from desktop.services.common import KIOSK, SYSTEM, Actor, current_clinic
-from desktop.services.records import ClinicianRecord
+from desktop.services.records import ClinicianRecord, record_of
 from desktop.store.local import LocalStore
 from desktop.store.models import Appointment, Clinician, Consultation, Patient, Prescription, QueueToken
 from desktop.store.uow import UnitOfWork
@@ -336,10 +336,19 @@ DOCTORS = (
 )
 ON_LEAVE = "rahul.desai"  # away from the day before the demo day to two days after
 WAITLISTED_FOR = "vikram.nair"
+ADMIN = "anjali.iyer"  # sets the clinic's holidays and the doctors' hours
 OTHER_STAFF = (
     ("Meera Thomas", "meera.thomas", Role.NURSE),
     ("Rohit Kulkarni", "rohit.kulkarni", Role.RECEPTION),
+    ("Anjali Iyer", ADMIN, Role.ADMIN),
 )
+
+
+def staff() -> list[tuple[str, str, Role, str, str]]:
+    """Every demo account: (name, username, role, specialty, room). A server administrator makes
+    them on the server (`clinic demo --headless`), or the demo on a device set up on its own."""
+    doctors = [(p.name, p.username, Role.DOCTOR, p.specialty.name, p.room) for p in DOCTORS]
+    return doctors + [(name, username, role, "", "") for name, username, role in OTHER_STAFF]
 
 
 @dataclass(frozen=True, slots=True)
@@ -636,8 +645,9 @@ def generate(
 
     `clock` must be the store's `now`; it is left at the demo moment (`moment` on the demo day,
     10:30 unless said otherwise: `live_demo_zone` makes it the time it is now).
-    An existing clinic (from `clinic init`) is used as it is; staff or patients already there
-    are refused, so that the demo never mixes with real data.
+    An existing clinic (from `clinic init`, or a server's) is used as it is, and so are the demo's
+    own staff accounts made on a server (`staff()`); other staff or patients already there are
+    refused, so that the demo never mixes with real data.
     """
     if store.now is not clock:
         raise ValueError("open the store with now=clock, so that the demo controls the time")
@@ -665,12 +675,16 @@ class _Demo:
     ):
         self.store, self.clock, self.rng = store, clock, rng
         with store.reading() as session:
-            for model in (Clinician, Patient):
-                if session.scalar(select(exists().where(model.id.is_not(None)))):
-                    raise InvalidInput(
-                        f"{store.data_dir} already holds clinic data; demo-data needs a fresh data dir.",
-                        field="data_dir",
-                    )
+            self.staff: dict[str, ClinicianRecord] = {
+                c.username: record_of(ClinicianRecord, c) for c in session.scalars(select(Clinician))
+            }
+            demo_staff = {username for _, username, *_ in staff()}
+            ours = not self.staff or set(self.staff) == demo_staff
+            if not ours or session.scalar(select(exists().where(Patient.id.is_not(None)))):
+                raise InvalidInput(
+                    f"{store.data_dir} already holds clinic data; demo-data needs a fresh data dir.",
+                    field="data_dir",
+                )
             try:
                 clinic = current_clinic(session)
                 self.clinic_name, zone, self.has_clinic = clinic.name, clinic.timezone, True
@@ -704,7 +718,7 @@ class _Demo:
 
     def act(self, action: Callable[..., Any], **kwargs: Any) -> Any:
         """One service call in its own unit of work, at the clock's time."""
-        with self.store.unit_of_work() as uow:
+        with self.store.unit_of_work(actor=kwargs.get("actor")) as uow:
             return action(uow, **kwargs)
 
     def play(self, until: datetime) -> None:
@@ -761,43 +775,45 @@ class _Demo:
             )
 
     def set_up(self) -> None:
-        with self.store.unit_of_work() as uow:
-            if not self.has_clinic:
-                clinic_service.create_clinic(
-                    uow,
-                    actor=SYSTEM,
-                    name=CLINIC_NAME,
-                    timezone=CLINIC_TIMEZONE,
-                    region=CLINIC_REGION,
-                    address=CLINIC_ADDRESS,
-                )
-            clinic_service.set_holidays(uow, actor=SYSTEM, holidays=[self.holiday])
-            # Every demo account has the same published password: hash it once (Argon2 takes
-            # ~0.15 s a hash, most of the demo's set-up) and give each account that hash.
-            password_hash = hash_password(STAFF_PASSWORD)
-            for plan in DOCTORS:
-                doctor = clinic_service.add_clinician(
-                    uow,
-                    actor=SYSTEM,
-                    name=plan.name,
-                    username=plan.username,
-                    role=Role.DOCTOR,
-                    specialty=plan.specialty.name,
-                    room=plan.room,
-                    password_hash=password_hash,
-                )
-                self.doctors[plan.username] = doctor
-                self.actors[plan.username] = Actor(Role.DOCTOR, doctor.id, doctor.name)
-            for name, username, role in OTHER_STAFF:
-                member = clinic_service.add_clinician(
-                    uow, actor=SYSTEM, name=name, username=username, role=role, password_hash=password_hash
-                )
-                self.actors[username] = Actor(role, member.id, name)
+        """The clinic and its staff (unless a server made them), then, as its administrator, the
+        clinic's holiday and the doctors' hours."""
+        if not self.staff:
+            with self.store.unit_of_work() as uow:  # the device's own set-up: never pushed
+                if not self.has_clinic:
+                    clinic_service.create_clinic(
+                        uow,
+                        actor=SYSTEM,
+                        name=CLINIC_NAME,
+                        timezone=CLINIC_TIMEZONE,
+                        region=CLINIC_REGION,
+                        address=CLINIC_ADDRESS,
+                    )
+                # Every demo account has the same published password: hash it once (Argon2 takes
+                # ~0.15 s a hash, most of the demo's set-up) and give each account that hash.
+                password_hash = hash_password(STAFF_PASSWORD)
+                for name, username, role, specialty, room in staff():
+                    self.staff[username] = clinic_service.add_clinician(
+                        uow,
+                        actor=SYSTEM,
+                        name=name,
+                        username=username,
+                        role=role,
+                        specialty=specialty,
+                        room=room,
+                        password_hash=password_hash,
+                    )
+        for username, member in self.staff.items():
+            self.actors[username] = Actor(Role(member.role), member.id, member.name)
+            if member.role == Role.DOCTOR:
+                self.doctors[username] = member
+        admin = self.actors[ADMIN]
+        with self.store.unit_of_work(actor=admin) as uow:
+            clinic_service.set_holidays(uow, actor=admin, holidays=[self.holiday])
         self.reception = self.actors["rohit.kulkarni"]
         self.nurse = self.actors["meera.thomas"]
         for plan in DOCTORS:
-            with self.store.unit_of_work() as uow:
-                self.set_hours(uow, plan)
+            with self.store.unit_of_work(actor=admin) as uow:
+                self.set_hours(uow, plan, admin)
         self.later(
             self.at(-10, 17),
             lambda: self.act(
@@ -826,7 +842,7 @@ class _Demo:
             out[6] = (plan.sunday,)
         return out
 
-    def set_hours(self, uow: UnitOfWork, plan: DoctorPlan) -> None:
+    def set_hours(self, uow: UnitOfWork, plan: DoctorPlan, admin: Actor) -> None:
         doctor_id = self.doctors[plan.username].id
         first, last = self.day - timedelta(days=self.day.weekday()), self.day + timedelta(days=30)
         tea_start, tea_end = plan.specialty.tea_break
@@ -834,7 +850,7 @@ class _Demo:
             for start, end in windows:
                 availability.set_hours(
                     uow,
-                    actor=SYSTEM,
+                    actor=admin,
                     clinician_id=doctor_id,
                     weekday=weekday,
                     start=start,
@@ -846,7 +862,7 @@ class _Demo:
             if any(start <= tea_start and tea_end <= end for start, end in windows):
                 availability.add_break(
                     uow,
-                    actor=SYSTEM,
+                    actor=admin,
                     clinician_id=doctor_id,
                     weekday=weekday,
                     start=tea_start,
@@ -868,14 +884,15 @@ class _Demo:
             "allergies": plan.allergies,
             "preferred_language": plan.language,
         }
-        with self.store.unit_of_work() as uow:
+        actor = actor or self.reception
+        with self.store.unit_of_work(actor=actor) as uow:
             try:
-                patient = patients.register(uow, actor=actor or self.reception, **values)
+                patient = patients.register(uow, actor=actor, **values)
             except ProbableDuplicate:
                 if not plan.twin:
                     raise
                 # The receptionist looks at the match, sees a sibling, and confirms a new patient.
-                patient = patients.register(uow, actor=actor or self.reception, confirm_new=True, **values)
+                patient = patients.register(uow, actor=actor, confirm_new=True, **values)
         plan.id = patient.id
 
     def plan_patients(self) -> None:
@@ -1198,7 +1215,7 @@ class _Demo:
         if plan.newcomer:
             self.register(w.patient, actor=KIOSK)
         actor = KIOSK if w.kind is AppointmentType.WALK_IN else self.reception
-        with self.store.unit_of_work() as uow:
+        with self.store.unit_of_work(actor=actor) as uow:
             appointment = booking.book(
                 uow,
                 actor=actor,
@@ -1257,7 +1274,7 @@ class _Demo:
     def finish(self, plan: DoctorPlan, consultation_id: str) -> None:
         """Notes, a prescription when the visit calls for one (and no allergy stands against it), done."""
         actor = self.actors[plan.username]
-        with self.store.unit_of_work() as uow:
+        with self.store.unit_of_work(actor=actor) as uow:
             consultation = uow.session.get(Consultation, consultation_id)
             assert consultation is not None
             visit = self.visits.get(consultation.appointment_id or "", plan.specialty.visits[0])

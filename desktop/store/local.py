@@ -20,7 +20,7 @@ from desktop.store.engine import Database
 from desktop.store.migrate import upgrade
 from desktop.store.models import DeviceState, JournalOp
 from desktop.store.private import private_file, warn_if_not_private
-from desktop.store.uow import JournalingSession, UnitOfWork
+from desktop.store.uow import Acting, JournalingSession, UnitOfWork, actor_of
 
 DB_NAME = "clinicdesk.db"
 
@@ -64,7 +64,10 @@ class LocalStore:
         self.device_id: str = state.device_id
         self.clock = HybridLogicalClock(self.device_id, last=last)
 
-    def unit_of_work(self) -> UnitOfWork:
+    def unit_of_work(self, *, actor: Acting | None = None) -> UnitOfWork:
+        """One user action's transaction, acting for `actor` (a service's `Actor`; None: the
+        device itself, `system`). Its ops name that actor, and the server checks them against
+        its role (desktop/domain/roles.py)."""
         with self._identity:  # the device id and its clock, never one without the other
             device_id, clock = self.device_id, self.clock
         return UnitOfWork(
@@ -73,6 +76,7 @@ class LocalStore:
             now=self.now,
             device_id=device_id,
             on_commit=self._feed.announce,
+            actor=actor_of(actor),
         )
 
     @contextmanager

@@ -395,6 +395,8 @@ class JournalOp(Base):
     base_version: Mapped[int] = mapped_column(Integer)
     data: Mapped[dict[str, Any]] = mapped_column(JSON)
     hlc: Mapped[str] = mapped_column(String(64))
+    # Who made the change: a clinician's id, `kiosk` or `system` (desktop.domain.roles.wire_actor).
+    actor: Mapped[str] = mapped_column(String(36), default="system", server_default="system")
     status: Mapped[str] = mapped_column(String(10), default="pending")
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

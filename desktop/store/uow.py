@@ -12,6 +12,10 @@ executemany (about a tenth of a booking's cost, as objects of the unit of work).
 The rows the busiest actions create (an appointment, a queue token, a reminder, an audit event)
 skip the ORM's flush: `UnitOfWork.insert` writes such a row at once with one INSERT and journals
 it the same way. The ORM's unit-of-work machinery cost more than a third of a booking.
+
+Every op names its actor (SYNC.md's journal): whoever the unit of work acts for, given once
+when it is opened (`store.unit_of_work(actor=...)`): the signed-in clinician's id, `kiosk`, or
+`system` (the device's own bookkeeping, and the default).
 """
 
 from __future__ import annotations
@@ -20,12 +24,13 @@ from collections.abc import Callable
 from datetime import datetime
 from functools import cache
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeVar
 
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from desktop.domain.ids import new_id
+from desktop.domain.roles import SYSTEM_ACTOR, wire_actor
 from desktop.store.changes import Changes, Origin
 from desktop.store.codec import data_fields, encode, snapshot
 from desktop.store.models import JournalOp, Synced
@@ -42,6 +47,21 @@ JOURNAL_KEY = "journal"  # session.info: a Journal, or absent when applying pull
 _INSERT_OP = Prepared(JournalOp.__table__.insert())  # type: ignore[attr-defined]
 
 
+class Acting(Protocol):
+    """Who acts: `desktop.services.common.Actor` (a role, and the clinician's id if signed in)."""
+
+    @property
+    def role(self) -> str: ...
+
+    @property
+    def user_id(self) -> str | None: ...
+
+
+def actor_of(actor: Acting | None) -> str:
+    """The actor an op names on the wire; `system` when no one is named."""
+    return SYSTEM_ACTOR if actor is None else wire_actor(actor.role, actor.user_id)
+
+
 class Journaled(NamedTuple):
     """A journal op a unit of work wrote (`UnitOfWork.ops`)."""
 
@@ -53,8 +73,9 @@ class Journaled(NamedTuple):
 class Journal:
     """Per-transaction journaling state kept in `session.info`."""
 
-    def __init__(self, clock: HybridLogicalClock):
+    def __init__(self, clock: HybridLogicalClock, actor: str):
         self.clock = clock
+        self.actor = actor
         self.labels: dict[int, str] = {}
         self.ops: list[Journaled] = []
         self.unwritten: list[dict[str, Any]] = []  # `sync_journal` rows of the flush under way
@@ -111,6 +132,7 @@ def _record(journal: Journal, obj: Synced, action: str, data: dict[str, Any]) ->
             "base_version": obj.version or 0,
             "data": data,
             "hlc": stamp,
+            "actor": journal.actor,
             "status": "pending",
         }
     )
@@ -139,7 +161,8 @@ def _insert_of(model: type[Synced]) -> tuple[Prepared, tuple[tuple[str, str], ..
 
 
 class UnitOfWork:
-    """`with store.unit_of_work() as uow:` — commits on success, rolls back on any exception."""
+    """`with store.unit_of_work(actor=...) as uow:` — commits on success, rolls back on any exception.
+    `actor`: who this unit of work acts for, named by every op it journals (`actor_of`)."""
 
     def __init__(
         self,
@@ -149,8 +172,10 @@ class UnitOfWork:
         now: Callable[[], datetime],
         device_id: str = "",
         on_commit: Callable[[Changes], None] | None = None,
+        actor: str = SYSTEM_ACTOR,
     ):
         self._factory = session_factory
+        self.actor = actor
         self._clock = clock
         self._now = now
         self.device_id = device_id
@@ -160,7 +185,7 @@ class UnitOfWork:
 
     def __enter__(self) -> UnitOfWork:
         self.session = self._factory()
-        self._journal = Journal(self._clock)
+        self._journal = Journal(self._clock, self.actor)
         self.session.info[JOURNAL_KEY] = self._journal
         self.session.begin()
         return self

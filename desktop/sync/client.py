@@ -41,15 +41,18 @@ from desktop.sync.protocol import (
     MAX_PULL_LIMIT,
     PROTOCOL_HEADER,
     PROTOCOL_VERSION,
+    ClinicianChanges,
     EnrollRequest,
     EnrollResponse,
     Health,
     LoginRequest,
     LoginResponse,
+    NewClinician,
     PullResponse,
     PushRequest,
     PushResponse,
     ResolveRequest,
+    StaffMember,
 )
 
 DEFAULT_TIMEOUT = (3.05, 30.0)  # (connect, read) seconds
@@ -169,6 +172,15 @@ class SyncClient:
         if not token:
             raise AuthFailed("This device has no server credentials. Enrol it with `clinic enroll`.")
         return {PROTOCOL_HEADER: str(PROTOCOL_VERSION), "Authorization": f"Bearer {token}"}
+
+    def add_clinician(self, request: NewClinician) -> StaffMember:
+        """A new staff account of the clinic (with an admin's session token); devices pull it."""
+        answer = self._call("POST", "/v1/admin/clinicians", body=request, idempotent=False)
+        return self._model(StaffMember, answer)
+
+    def change_clinician(self, user_id: str, changes: ClinicianChanges) -> StaffMember:
+        """Change a staff account (with an admin's session token): what `changes` gives, nothing else."""
+        return self._model(StaffMember, self._call("PATCH", f"/v1/admin/clinicians/{user_id}", body=changes))
 
     def close(self) -> None:
         self._session.close()

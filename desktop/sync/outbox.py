@@ -39,6 +39,7 @@ _NEXT_OPS = (
         journal.c.base_version,
         type_coerce(journal.c.data, Text).label("data"),  # as stored: JSON text
         journal.c.hlc,
+        journal.c.actor,
     )
     .where(
         journal.c.seq > bindparam("b_after"),
@@ -131,6 +132,7 @@ class Outbox:
                         base_version=row.base_version,
                         data=orjson.loads(row.data),
                         hlc=row.hlc,
+                        actor=row.actor,
                     )
                 except (ValidationError, orjson.JSONDecodeError) as exc:
                     problem = Reason.of(

@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal, get_args
 import orjson
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
+from desktop.domain.roles import ACTOR_PATTERN
+
 PROTOCOL_VERSION = 1
 SUPPORTED_PROTOCOLS = frozenset({1})
 PROTOCOL_HEADER = "X-Clinic-Protocol"
@@ -88,6 +90,8 @@ class Op(Strict):
     base_version: int = Field(ge=0, le=2**31 - 1)
     data: dict[str, Any]
     hlc: str = Field(pattern=HLC_PATTERN)
+    # Who made it: the signed-in clinician's id, `kiosk` or `system`; the server checks its role.
+    actor: str = Field(pattern=ACTOR_PATTERN)
 
     @field_validator("data")
     @classmethod
@@ -184,6 +188,45 @@ class LoginResponse(Strict):
     role: str
     token: str
     expires_at: datetime
+
+
+StaffRole = Literal["doctor", "nurse", "reception", "admin"]
+
+
+class NewClinician(Strict):
+    """`POST /v1/admin/clinicians`: a staff account of the admin's clinic."""
+
+    username: str = Field(min_length=1, max_length=60)
+    name: str = Field(min_length=1, max_length=120)
+    role: StaffRole
+    password: str = Field(min_length=8, max_length=200)
+    specialty: str = Field(default="", max_length=60)
+    room: str = Field(default="", max_length=30)
+
+
+class ClinicianChanges(Strict):
+    """`PATCH /v1/admin/clinicians/{id}`: only what is given changes."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=120)
+    role: StaffRole | None = None
+    active: bool | None = None
+    password: str | None = Field(default=None, min_length=8, max_length=200)
+    specialty: str | None = Field(default=None, max_length=60)
+    room: str | None = Field(default=None, max_length=30)
+
+
+class StaffMember(Strict):
+    """A staff account as the admin routes answer it (never its password hash)."""
+
+    id: str
+    clinic_id: str
+    username: str
+    name: str
+    role: StaffRole
+    specialty: str
+    room: str
+    active: bool
+    version: int
 
 
 class ResolveRequest(Strict):

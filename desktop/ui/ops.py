@@ -2,10 +2,11 @@
 
 In the manner of Anki's `CollectionOp` / `QueryOp` (qt/aqt/operations/__init__.py):
 
-    WriteOp(self, lambda uow: queue.call_next(uow, actor=me).code).success(self.show_called).run(ops)
+    WriteOp(self, lambda uow: queue.call_next(uow, actor=me).code, actor=me).success(self.show_called).run(ops)
     ReadOp(self, lambda session, now: board.board_view(session, now=now)).success(self.show).run(ops)
 
-The op function gets a unit of work (`WriteOp`) or a read-only session and the store's "now"
+The op function gets a unit of work (`WriteOp`, opened for `actor`: the signed-in clinician or
+the kiosk, whom every op it journals names, and whose role the server checks) or a read-only session and the store's "now"
 (`ReadOp`), runs on the runner's one worker thread (SQLite has one writer; ops run in the order
 asked), and must return plain frozen data, never a live ORM row. It never touches a widget.
 
@@ -37,7 +38,7 @@ from shiboken6 import isValid
 from desktop.domain.errors import ClinicError
 from desktop.store.changes import Changes
 from desktop.store.local import LocalStore
-from desktop.store.uow import UnitOfWork
+from desktop.store.uow import Acting, UnitOfWork
 from desktop.ui.signals import AppSignals
 
 log = logging.getLogger(__name__)
@@ -54,9 +55,10 @@ def problem_text() -> str:
 
 
 class _Op(Generic[T]):
-    def __init__(self, parent: QObject, op: Callable[..., T]):
+    def __init__(self, parent: QObject, op: Callable[..., T], *, actor: Acting | None = None):
         self.parent = parent  # the screen that asked: its callbacks run only while it exists
         self.op = op
+        self.actor = actor  # a write's: who acts (None: the device itself, `system`)
         self.on_success: Success[T] | None = None
         self.on_failure: Failure | None = None
 
@@ -128,7 +130,7 @@ class OpRunner(QObject):
         try:
             if isinstance(op, WriteOp):
                 self._gathering.ops = written
-                with self.store.unit_of_work() as uow:
+                with self.store.unit_of_work(actor=op.actor) as uow:
                     result = op.op(uow)
             else:
                 with self.store.reading() as session:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from server_stub.routes import auth, calls, conflicts, devices, health, live, sync
+from server_stub.routes import admin, auth, calls, conflicts, devices, health, live, sync
 
 ROUTERS = (
     health.router,
@@ -12,4 +12,5 @@ ROUTERS = (
     live.router,
     conflicts.router,
     calls.router,
+    admin.router,
 )
