@@ -2,13 +2,14 @@
 
 In the manner of Anki's `CollectionOp` / `QueryOp` (qt/aqt/operations/__init__.py):
 
-    WriteOp(self, lambda uow: queue.call_next(uow, actor=me).code, actor=me).success(self.show_called).run(ops)
+    WriteOp(self, lambda uow: queue.call_next(uow, actor=me).code, actor=me).success(self.called).run(ops)
     ReadOp(self, lambda session, now: board.board_view(session, now=now)).success(self.show).run(ops)
 
 The op function gets a unit of work (`WriteOp`, opened for `actor`: the signed-in clinician or
-the kiosk, whom every op it journals names, and whose role the server checks) or a read-only session and the store's "now"
-(`ReadOp`), runs on the runner's one worker thread (SQLite has one writer; ops run in the order
-asked), and must return plain frozen data, never a live ORM row. It never touches a widget.
+the kiosk, whom every op it journals names, and whose role the server checks) or a read-only
+session and the store's "now" (`ReadOp`), runs on the runner's one worker thread (SQLite has one
+writer; ops run in the order asked), and must return plain frozen data, never a live ORM row.
+It never touches a widget.
 
 `success(result)` and `failure(error)` run on the GUI thread, and only while the screen that
 asked still exists. A `ClinicError` (bad input, not allowed, not found...) goes to `failure`;
