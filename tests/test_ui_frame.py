@@ -113,9 +113,7 @@ def test_a_typed_failure_goes_to_the_screen_and_a_bug_becomes_a_calm_message(
     codes: list[str] = []
     WriteOp(screen, lambda uow: queue.issue_token(uow, actor=clinic.desk).code, actor=clinic.desk).success(
         codes.append
-    ).run(
-        app.ctx.ops
-    )
+    ).run(app.ctx.ops)
     qtbot.waitUntil(lambda: bool(codes), timeout=5000)
     assert codes == ["A-001"]
 
