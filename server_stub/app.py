@@ -26,6 +26,8 @@ from server_stub.access import SESSION_TTL
 from server_stub.db import create_server_engine, migrate
 from server_stub.deps import WRITERS_AT_ONCE_POSTGRES, ServerState
 from server_stub.middleware import BodyGuard, ProtocolGate
+from server_stub.notify.service import start_dispatcher
+from server_stub.notify.settings import NotifySettings
 from server_stub.routes import ROUTERS
 
 API_PREFIX = "/v1"
@@ -48,13 +50,17 @@ def create_app(
     session_ttl: timedelta = SESSION_TTL,
     run_migrations: bool = True,
     freeze_heap: bool = False,
+    notify: NotifySettings | None = None,
 ) -> FastAPI:
     """The server over `database_url` (a SQLite file URL or PostgreSQL), migrated on start-up.
 
     `freeze_heap` (a server process of its own, `clinic server run`): once started, what start-up
     made (modules, the engines, the database driver, the app) is moved out of the garbage
     collector's sight (desktop/heap.py). Unfrozen, a full collection of a started server walked
-    ~160,000 objects, ~40 ms during which no push was applied."""
+    ~160,000 objects, ~40 ms during which no push was applied.
+
+    `notify`: the reminder dispatcher's settings (default: from the environment and server.toml,
+    server_stub/notify/settings.py); it runs in a thread of its own while the app runs."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -76,11 +82,16 @@ def create_app(
             session_ttl=session_ttl,
             write_turns=asyncio.Semaphore(1 if sqlite else WRITERS_AT_ONCE_POSTGRES),
         )
+        dispatcher = start_dispatcher(
+            engine, app.state.server.clock, settings=notify, turns=app.state.server.write_turns
+        )
         if freeze_heap:
             freeze_start_up_heap()
         try:
             yield
         finally:
+            if dispatcher:
+                await asyncio.to_thread(dispatcher.stop)
             if checkpointer:
                 checkpointer.stop()
             for each in {engine, read_engine}:
