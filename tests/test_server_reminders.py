@@ -331,3 +331,70 @@ def test_an_unconfigured_or_misconfigured_dispatcher_is_reported_and_sends_nothi
     assert f"dispatcher {dispatcher.name}: running" in shown
     assert "due now: " in shown and " sms" in shown
     assert not status.healthy
+
+
+def test_your_turn_is_near_reaches_the_patient_s_phone(
+    server: LiveServer, desk: Device, sms_gateway: SmsGateway
+) -> None:
+    from desktop.services import queue
+
+    doctor = doctor_on_desk(server, desk)
+    waiting = [patient_on(desk, f"Walk In {c}", phone=f"0151 4444444{n}") for n, c in enumerate("ABCDE")]
+    with desk.store.unit_of_work() as uow:
+        for patient in waiting:
+            queue.issue_token(uow, actor=RECEPTION, patient_id=patient, clinician_id=doctor)
+    with desk.store.unit_of_work() as uow:
+        queue.call_next(uow, actor=RECEPTION, clinician_id=doctor)
+    desk.sync()
+    dispatcher = Dispatcher(server.engine, notify_settings(sms=sms_gateway), now=Clock(utcnow()))
+    assert wait_until_idle(dispatcher, timeout_s=30).sent == 3  # positions 1 to 3 of the 4 left
+    bodies = sorted(f["Body"] for f in sms_gateway.forms)
+    assert all("your turn is near" in b and b.startswith("Praxis am Park: token ") for b in bodies)
+    assert sorted(f["To"] for f in sms_gateway.forms) == [f"+491514444444{n}" for n in (1, 2, 3)]
+
+
+def test_clinic_server_status_shows_the_dispatcher_the_queue_and_the_failures(
+    server: LiveServer, desk: Device, mail_server: MailServer
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    doctor = doctor_on_desk(server, desk)
+    due_reminders(server, desk.enrolled.clinic_id, doctor, 3, channel="email")
+    settings = notify_settings(mail_server, smtp_password="wrong", dispatch_batch=1)
+    Dispatcher(server.engine, settings).run_once()  # one refused login, two left due
+    env = {
+        **os.environ,
+        "CLINIC_SMTP_HOST": "127.0.0.1",
+        "CLINIC_SMTP_FROM": FROM,
+        "CLINIC_SMTP_PASSWORD": "s3cret-never-shown",
+        "CLINIC_SMTP_USERNAME": "clinic",
+    }
+    env.pop("CLINIC_SMS_GATEWAY_URL", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "server_stub", "status", "--db", server.database_url],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    shown = done.stdout
+    assert "e-mail settings: ok" in shown and "SMS settings:    not configured" in shown, shown
+    assert "running" in shown and "e-mail: failing: SMTP login refused" in shown
+    assert (
+        "due now: " in shown
+        and "last failures:" in shown
+        and "attempt 1 retrying: SMTP login refused" in shown
+    )
+    assert "s3cret" not in shown + done.stderr
+    env["CLINIC_SMTP_PORT"] = "not-a-port"
+    bad = subprocess.run(
+        [sys.executable, "-m", "server_stub", "status", "--db", server.database_url],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert bad.returncode == 2 and bad.stderr.startswith("clinic server: Invalid server setting"), bad.stderr
+    assert "CLINIC_SMTP_PORT" in bad.stderr and "s3cret" not in bad.stderr

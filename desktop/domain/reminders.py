@@ -62,7 +62,9 @@ def check_lead_times(minutes: Sequence[int] | None, field: str) -> list[int] | N
         return None
     bad = [m for m in minutes if m not in LEAD_TIMES_MINUTES]
     if bad:
-        raise InvalidInput(f"A reminder can be sent 1440, 120, 30 or 15 minutes before, not {bad[0]}.", field)
+        raise InvalidInput(
+            f"A reminder can be sent 1440, 120, 30 or 15 minutes before, not {bad[0]}.", field=field
+        )
     return sorted(set(minutes), reverse=True)
 
 
