@@ -8,11 +8,14 @@ from datetime import date, timedelta
 from email.message import EmailMessage
 from typing import Any
 
+import pytest
 from icalendar import Calendar
 from pydantic import SecretStr
+from sqlalchemy import update
 
 from desktop.domain.clock import HybridLogicalClock
 from desktop.domain.ids import human_code, new_id
+from desktop.domain.reminders import OPEN_STATUSES
 from desktop.services import patients
 from desktop.store.models import Appointment, Patient, Reminder
 from desktop.store.types import utcnow
@@ -23,6 +26,14 @@ from tests.fixtures.server import LiveServer
 from tests.sync_support import RECEPTION, Device, set_hours
 
 FROM = "desk@praxis.example"
+
+
+@pytest.fixture(autouse=False)
+def quiet_outbox(live_server: LiveServer) -> None:
+    """The dispatcher is server-wide and the server is shared by the session: messages other tests
+    left due are settled first, so a test's dispatcher sends only its own."""
+    with live_server.engine.begin() as conn:
+        conn.execute(update(Reminder).where(Reminder.status.in_(OPEN_STATUSES)).values(status="cancelled"))
 
 
 def notify_settings(

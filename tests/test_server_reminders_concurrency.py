@@ -25,11 +25,11 @@ from tests.fixtures.server import (  # noqa: F401  (fixtures, used through `serv
     live_server,
     server_database_url,
 )
-from tests.reminder_support import doctor_on_desk, due_reminders, reminder_row
+from tests.reminder_support import doctor_on_desk, due_reminders, quiet_outbox, reminder_row  # noqa: F401
 from tests.sync_support import Device
 
 ROOT = Path(__file__).resolve().parents[1]
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("quiet_outbox")]
 
 
 def dispatcher_process(server: LiveServer, mail: MailServer, lease_s: float) -> subprocess.Popen[str]:

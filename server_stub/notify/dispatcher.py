@@ -29,8 +29,6 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from email.message import EmailMessage
-from email.utils import formataddr
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, func, or_, select, update
@@ -51,7 +49,7 @@ from desktop.domain.reminders import (
 from desktop.store.models import Appointment, Clinic, Clinician, Patient, QueueToken, Reminder
 from desktop.store.types import utcnow
 from server_stub.models import DispatcherBeat, ReminderAttempt, ReminderDelivery
-from server_stub.notify.invite import Invitation, invitation_ics
+from server_stub.notify.compose import email_message
 from server_stub.notify.settings import NotifySettings
 from server_stub.notify.transports import SendFailed, SmsTransport, SmtpTransport
 from server_stub.rows import RowWriter
@@ -59,6 +57,7 @@ from server_stub.rows import RowWriter
 log = logging.getLogger(__name__)
 
 WriteGate = Callable[[], AbstractContextManager[object]]
+Record = Callable[[Connection], None]  # writes one message's outcome
 # A visit's messages wait, unclaimed, while it is an unanswered request or lost a double booking.
 WAITING_APPOINTMENT = (AppointmentStatus.REQUESTED.value, AppointmentStatus.CONFLICT.value)
 ABOUT_THE_VISIT = (MessageKind.CONFIRMATION.value, MessageKind.REMINDER.value)
@@ -154,9 +153,12 @@ class Dispatcher:
         if channels:
             items = self._write(lambda conn: self._claim(conn, channels))
             result.claimed = len(items)
+            outcome: Record | None = None
             with SmtpTransport(self.settings) as smtp, SmsTransport(self.settings) as sms:
                 for item in items:
-                    self._deliver(item, smtp, sms, result)
+                    outcome = self._deliver(item, smtp, sms, result, outcome)
+            if outcome is not None:
+                self._write(outcome)
         self._write(self._beat)
         return result
 
@@ -164,39 +166,54 @@ class Dispatcher:
         with self.gate(), self.engine.begin() as conn:
             return body(conn)
 
-    def _deliver(self, item: Item, smtp: SmtpTransport, sms: SmsTransport, result: RoundResult) -> None:
+    def _deliver(
+        self, item: Item, smtp: SmtpTransport, sms: SmsTransport, result: RoundResult, before: Record | None
+    ) -> Record | None:
+        """Send one message. The outcome of the one `before` it is written in the same transaction
+        as this one's mark, before this one is sent (one commit per message, not two): whatever
+        happens to this message, the one before is already recorded. Returns this one's outcome,
+        to be written the same way."""
+
+        def then(record: Record) -> Callable[[Connection], Any]:
+            def both(conn: Connection) -> Any:
+                if before is not None:
+                    before(conn)
+                return record(conn)
+
+            return both
+
         if item.drop is not None:
-            self._write(lambda conn: self._record(conn, item, item.drop[0], item.drop[1]))
+            status, reason = item.drop
+            self._write(then(lambda conn: self._record(conn, item, status, reason)))
             result.dropped += 1
-            return
-        if not self._write(lambda conn: self._mark_sending(conn, item)):
+            return None
+        if not self._write(then(lambda conn: self._mark_sending(conn, item))):
             result.skipped += 1
-            return
+            return None
         handed_at = self.now()
         try:
             if item.channel == Channel.EMAIL.value:
-                smtp.send(self._email(item))
+                smtp.send(email_message(item, self.settings.smtp_from, stamp=self.now()))
             else:
                 self._send_sms(sms, item)
         except SendFailed as exc:
             reason = exc.reason
             outcome = self._outcome_of_failure(item)
-            self._write(lambda conn: self._record(conn, item, outcome, reason))
             self._note_failure(item, reason, final=outcome == ReminderStatus.FAILED.value)
             if outcome == ReminderStatus.FAILED.value:
                 result.failed += 1
             else:
                 result.retrying += 1
-            return
+            return lambda conn: self._record(conn, item, outcome, reason)
         sent_at = self.now()
         result.lags_s.append(max(0.0, (handed_at - item.due_at).total_seconds()))
-        self._write(lambda conn: self._record(conn, item, ReminderStatus.SENT.value, ""))
         result.sent += 1
         self.health.sent += 1
         if item.channel == Channel.EMAIL.value:
             self.health.email = f"ok: last sent {sent_at:%Y-%m-%d %H:%M:%S} UTC"
         else:
             self.health.sms = f"ok: last sent {sent_at:%Y-%m-%d %H:%M:%S} UTC"
+        return lambda conn: self._record(conn, item, ReminderStatus.SENT.value, "")
 
     def _outcome_of_failure(self, item: Item) -> str:
         if item.attempt >= self.settings.dispatch_max_attempts:
@@ -217,42 +234,6 @@ class Dispatcher:
         )
 
     # -- the messages ---------------------------------------------------------------------------
-
-    def _email(self, item: Item) -> EmailMessage:
-        s = self.settings
-        text = render(item.kind, Channel.EMAIL, item.language, item.facts)
-        message = EmailMessage()
-        message["Subject"] = text.subject
-        message["From"] = formataddr((item.facts.clinic_name, s.smtp_from))
-        message["To"] = formataddr((item.patient_name, item.to))
-        message["Message-ID"] = item.message_id
-        message["Date"] = self.now().strftime("%a, %d %b %Y %H:%M:%S +0000")
-        message.set_content(text.body)
-        if item.kind != MessageKind.TURN_NEAR.value and item.facts.starts_at and item.ends_at:
-            method = "CANCEL" if item.kind == MessageKind.CANCELLATION.value else "REQUEST"
-            invitation = Invitation(
-                uid=item.uid,
-                sequence=item.sequence,
-                method=method,
-                starts_at=item.facts.starts_at,
-                ends_at=item.ends_at,
-                zone=item.facts.zone,
-                summary=text.subject,
-                location=item.facts.clinic_name,
-                description=text.body,
-                organiser_email=s.smtp_from,
-                organiser_name=item.facts.clinic_name,
-                attendee_email=item.to,
-                attendee_name=item.patient_name,
-            )
-            message.add_attachment(
-                invitation_ics(invitation, stamp=self.now()),
-                maintype="text",
-                subtype="calendar",
-                filename="invite.ics",
-                params={"method": method, "charset": "utf-8"},
-            )
-        return message
 
     def _send_sms(self, sms: SmsTransport, item: Item) -> None:
         text = render(item.kind, Channel.SMS, item.language, item.facts).body
@@ -306,6 +287,7 @@ class Dispatcher:
                 else select(d).where(d.reminder_id.in_(ids))
             )
         }
+        rows = Batch.read(conn, ids)
         items: list[Item] = []
         lease_until = now + timedelta(seconds=self.settings.dispatch_lease_s)
         for reminder_id in ids:
@@ -313,7 +295,7 @@ class Dispatcher:
             if held is not None and (held.done or (held.lease_until is not None and held.lease_until >= now)):
                 continue
             if held is None:
-                item = self._item(conn, reminder_id, 1, self._message_id(reminder_id), now)
+                item = self._item(conn, rows, reminder_id, 1, self._message_id(reminder_id), now)
                 conn.execute(
                     d.__table__.insert().values(
                         reminder_id=reminder_id,
@@ -345,46 +327,31 @@ class Dispatcher:
                     .where(d.reminder_id == reminder_id)
                     .values(attempts=attempt, lease_owner=self.name, lease_until=lease_until, sending=False)
                 )
-                items.append(self._item(conn, reminder_id, attempt, message_id, now))
+                items.append(self._item(conn, rows, reminder_id, attempt, message_id, now))
         return items
 
     def _message_id(self, reminder_id: str) -> str:
         domain = self.settings.smtp_from.rpartition("@")[2] or "clinicdesk.invalid"
         return f"<reminder-{reminder_id}@{domain}>"
 
-    def _item(self, conn: Connection, reminder_id: str, attempt: int, message_id: str, now: datetime) -> Item:
-        rem = conn.execute(select(Reminder).where(Reminder.id == reminder_id)).mappings().one()
-        clinic = conn.execute(select(Clinic).where(Clinic.id == rem["clinic_id"])).mappings().one()
-        patient = conn.execute(select(Patient).where(Patient.id == rem["patient_id"])).mappings().one()
-        appt = None
-        if rem["appointment_id"]:
-            appt = (
-                conn.execute(select(Appointment).where(Appointment.id == rem["appointment_id"]))
-                .mappings()
-                .first()
-            )
-        token = None
-        if rem["queue_token_id"]:
-            token = (
-                conn.execute(select(QueueToken).where(QueueToken.id == rem["queue_token_id"]))
-                .mappings()
-                .first()
-            )
-        doctor_id = (appt or token or {}).get("clinician_id")
-        doctor = None
-        if doctor_id:
-            doctor = conn.execute(
-                select(Clinician.name, Clinician.room).where(Clinician.id == doctor_id)
-            ).first()
+    def _item(
+        self, conn: Connection, rows: Batch, reminder_id: str, attempt: int, message_id: str, now: datetime
+    ) -> Item:
+        rem = rows.reminders[reminder_id]
+        clinic = rows.clinics[rem["clinic_id"]]
+        patient = rows.patients[rem["patient_id"]]
+        appt = rows.appointments.get(rem["appointment_id"])
+        token = rows.tokens.get(rem["queue_token_id"])
+        doctor = rows.doctors.get((appt or token or {}).get("clinician_id"))
         root, hops = _visit_root(conn, appt["id"]) if appt else (reminder_id, 0)
         channel = rem["channel"]
         to = (patient["email"] if channel == Channel.EMAIL.value else patient["phone"]) or ""
         facts = MessageFacts(
             clinic_name=clinic["name"],
             zone=clinic["timezone"],
-            doctor=doctor.name if doctor else "",
+            doctor=doctor["name"] if doctor else "",
             starts_at=appt["starts_at"] if appt else None,
-            room=(token["room"] if token and token["room"] else doctor.room if doctor else ""),
+            room=(token["room"] if token and token["room"] else doctor["room"] if doctor else ""),
             telehealth=bool(appt and appt["kind"] == AppointmentType.TELEHEALTH.value),
             code=appt["code"] if appt else "",
             token=token["code"] if token else "",
@@ -530,6 +497,42 @@ class Dispatcher:
                 self.health.last_error = f"dispatcher error: {type(exc).__name__}: {exc}"[:300]
                 pause = min(pause * 2, 60.0)
             stop.wait(pause)
+
+
+@dataclass(frozen=True)
+class Batch:
+    """The rows a claimed batch's messages need, read a query per table."""
+
+    reminders: dict[str, RowMapping]
+    patients: dict[str, RowMapping]
+    clinics: dict[str, RowMapping]
+    appointments: dict[str | None, RowMapping]
+    tokens: dict[str | None, RowMapping]
+    doctors: dict[str | None, RowMapping]
+
+    @classmethod
+    def read(cls, conn: Connection, reminder_ids: list[str]) -> Batch:
+        def by_id(model: Any, ids: set[Any], *columns: Any) -> dict[Any, RowMapping]:
+            ids.discard(None)
+            if not ids:
+                return {}
+            query = select(*columns) if columns else select(model.__table__)
+            rows = conn.execute(query.where(model.id.in_(sorted(ids)))).mappings()
+            return {row["id"]: row for row in rows}
+
+        reminders = by_id(Reminder, set(reminder_ids))
+        values = list(reminders.values())
+        appointments = by_id(Appointment, {r["appointment_id"] for r in values})
+        tokens = by_id(QueueToken, {r["queue_token_id"] for r in values})
+        doctor_ids = {row["clinician_id"] for row in (*appointments.values(), *tokens.values())}
+        return cls(
+            reminders=reminders,
+            patients=by_id(Patient, {r["patient_id"] for r in values}),
+            clinics=by_id(Clinic, {r["clinic_id"] for r in values}),
+            appointments=appointments,
+            tokens=tokens,
+            doctors=by_id(Clinician, doctor_ids, Clinician.id, Clinician.name, Clinician.room),
+        )
 
 
 def _verdict(

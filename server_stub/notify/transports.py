@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import smtplib
 import ssl
-from email.message import EmailMessage
+from email.message import Message
 from types import TracebackType
 
 import requests
@@ -76,7 +76,7 @@ class SmtpTransport:
             raise SendFailed(f"SMTP server {where} unreachable: {exc}") from None
         return smtp
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, message: Message) -> None:
         if self._smtp is None:
             self._smtp = self._connect()
         try:
