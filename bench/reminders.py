@@ -88,13 +88,14 @@ def write_reminders(engine: Any, clinic_id: str, doctor_id: str, dues: list[date
     clock = HybridLogicalClock("bench")
     now = utcnow()
     ids = []
+    used: set[str] = set()
     with engine.begin() as conn:
         writer = RowWriter(conn, clinic_id=clinic_id, clock=clock, now=now, deferred=True, batched=True)
         for n, due in enumerate(dues):
             patient_id, appointment_id, reminder_id = new_id(), new_id(), new_id()
             start = (now + timedelta(days=1)).replace(second=0, microsecond=0) + timedelta(minutes=n % 600)
             patient = {
-                "id": patient_id, "clinic_id": clinic_id, "code": human_code("PAT"),
+                "id": patient_id, "clinic_id": clinic_id, "code": unique_code("PAT", used),
                 "full_name": f"Bench Patient {n}", "name_key": f"bench patient {n}",
                 "birth_date": date(1950, 1, 1) + timedelta(days=n), "sex": "unknown",
                 "phone": None, "email": f"patient{n}@example.org", "address": "", "allergies": "",
@@ -102,7 +103,7 @@ def write_reminders(engine: Any, clinic_id: str, doctor_id: str, dues: list[date
                 "notify_consent": True, "notify_channels": None, "notify_offsets": None,
             }  # fmt: skip
             appointment = {
-                "id": appointment_id, "clinic_id": clinic_id, "code": human_code("APT"),
+                "id": appointment_id, "clinic_id": clinic_id, "code": unique_code("APT", used),
                 "clinician_id": doctor_id, "patient_id": patient_id, "starts_at": start,
                 "ends_at": start + timedelta(minutes=15), "seat": None, "kind": "walk_in",
                 "urgency": "routine", "emergency": False, "status": "confirmed", "reason": "",
@@ -119,6 +120,14 @@ def write_reminders(engine: Any, clinic_id: str, doctor_id: str, dues: list[date
             ids.append(reminder_id)
         writer.flush()
     return ids
+
+
+def unique_code(prefix: str, used: set[str]) -> str:
+    """A human code not drawn before in this set-up (thousands of random draws do meet)."""
+    while (code := human_code(prefix)) in used:
+        pass
+    used.add(code)
+    return code
 
 
 def wait_sent(engine: Any, ids: list[str], timeout_s: float) -> None:

@@ -127,18 +127,19 @@ def due_reminders(
     now = utcnow()
     clock = HybridLogicalClock("tests")
     ids: list[str] = []
+    used: set[str] = set()
     with server.engine.begin() as conn:
         writer = RowWriter(conn, clinic_id=clinic_id, clock=clock, now=now)
         for n in range(count):
             patient_id, appointment_id, reminder_id = new_id(), new_id(), new_id()
             start = (now + timedelta(days=1)).replace(second=0, microsecond=0) + timedelta(minutes=15 * n)
-            writer.insert(Patient, _patient(clinic_id, patient_id, n), device_id=None, hlc=clock.now())
+            writer.insert(Patient, _patient(clinic_id, patient_id, n, used), device_id=None, hlc=clock.now())
             writer.insert(
                 Appointment,
                 {
                     "id": appointment_id,
                     "clinic_id": clinic_id,
-                    "code": human_code("APT"),
+                    "code": unique_code("APT", used),
                     "clinician_id": doctor_id,
                     "patient_id": patient_id,
                     "starts_at": start,
@@ -183,11 +184,18 @@ def due_reminders(
     return ids
 
 
-def _patient(clinic_id: str, patient_id: str, n: int) -> dict[str, Any]:
+def unique_code(prefix: str, used: set[str]) -> str:
+    while (code := human_code(prefix)) in used:
+        pass
+    used.add(code)
+    return code
+
+
+def _patient(clinic_id: str, patient_id: str, n: int, used: set[str]) -> dict[str, Any]:
     return {
         "id": patient_id,
         "clinic_id": clinic_id,
-        "code": human_code("PAT"),
+        "code": unique_code("PAT", used),
         "full_name": f"Patient {n}",
         "name_key": f"patient {n}",
         "birth_date": date(1970, 1, 1) + timedelta(days=n),
