@@ -298,7 +298,7 @@ def test_an_opted_out_patient_gets_nothing(
     result = wait_until_idle(dispatcher, timeout_s=30)
     assert (result.sent, result.dropped) == (0, 1)
     assert mail_server.messages == [] and sms_gateway.forms == []
-    row = reminder_row(server, next(iter(reminders_of_server(server, appointment))))
+    row = reminder_row(server, reminders_of_server(server, appointment)["confirmation"])
     assert row["status"] == "cancelled" and row["last_error"] == "The patient opted out of messages."
     with desk.store.unit_of_work() as uow:  # and on the desk: what was still to send is cancelled
         from desktop.services import patients
@@ -309,9 +309,13 @@ def test_an_opted_out_patient_gets_nothing(
     assert set(statuses) == {"cancelled"}
 
 
-def reminders_of_server(server: LiveServer, appointment_id: str) -> list[str]:
+def reminders_of_server(server: LiveServer, appointment_id: str) -> dict[str, str]:
+    """An appointment's reminder ids on the server, by kind."""
     with server.engine.connect() as conn:
-        return list(conn.scalars(select(Reminder.id).where(Reminder.appointment_id == appointment_id)))
+        rows = conn.execute(
+            select(Reminder.kind, Reminder.id).where(Reminder.appointment_id == appointment_id)
+        )
+        return dict(rows.all())
 
 
 def test_an_unconfigured_or_misconfigured_dispatcher_is_reported_and_sends_nothing(

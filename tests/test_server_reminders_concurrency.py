@@ -25,8 +25,8 @@ from tests.fixtures.server import (  # noqa: F401  (fixtures, used through `serv
     live_server,
     server_database_url,
 )
-from tests.reminder_support import doctor_on_desk, due_reminders, quiet_outbox, reminder_row  # noqa: F401
-from tests.sync_support import Device
+from tests.reminder_support import doctor_on_desk, due_reminders, notify_settings, quiet_outbox, reminder_row  # noqa: F401
+from tests.sync_support import Device, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("quiet_outbox")]
@@ -39,6 +39,7 @@ def dispatcher_process(server: LiveServer, mail: MailServer, lease_s: float) -> 
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         text=True,
     )
 
@@ -70,8 +71,14 @@ def test_a_dispatcher_killed_mid_batch_and_restarted_sends_none_twice_and_misses
     reminders = due_reminders(server, desk.enrolled.clinic_id, doctor, 40)
     mail_server.block, mail_server.block_after = threading.Event(), 12
     first = dispatcher_process(server, mail_server, 3.0)
-    assert mail_server.blocked.wait(60), "the dispatcher never reached the 13th message"
-    first.send_signal(signal.SIGKILL)  # in the middle of the 13th message, 12 sent, more claimed
+    if not mail_server.blocked.wait(60):
+        first.kill()
+        pytest.fail(f"the dispatcher never reached the 13th message:\n{first.communicate()[0]}")
+    # Killed once the 12 accepted are recorded (a kill between the SMTP server's 250 and that commit
+    # is the one window in doubt: docs/reminders.md), while its lanes are in the middle of the next
+    # messages, and more are claimed.
+    wait_for(lambda: sum(reminder_row(server, r)["status"] == "sent" for r in reminders) == 12, timeout=30)
+    first.send_signal(signal.SIGKILL)
     first.communicate(timeout=30)
     mail_server.block.set()  # the 13th is answered into a dead connection: not accepted
     mail_server.block = None
@@ -88,5 +95,7 @@ def test_a_dispatcher_killed_mid_batch_and_restarted_sends_none_twice_and_misses
         outcomes = Counter(
             conn.scalars(select(ReminderAttempt.outcome).where(ReminderAttempt.reminder_id.in_(reminders)))
         )
-    # The one under way when it died is recorded as unknown and sent again with the same id.
-    assert outcomes == {"sent": 40, "unknown": 1}
+    # Those under way when it died (one per sending lane at most) are recorded as unknown and sent
+    # again with the same id.
+    assert outcomes["sent"] == 40 and 1 <= outcomes["unknown"] <= notify_settings().dispatch_senders
+    assert set(outcomes) == {"sent", "unknown"}

@@ -26,6 +26,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -106,6 +107,11 @@ class RoundResult:
     skipped: int = 0  # lost the lease to another dispatcher before sending
     lags_s: list[float] = field(default_factory=list)  # due -> handed to SMTP / the gateway
 
+    def add(self, other: RoundResult) -> None:
+        for name in ("claimed", "sent", "retrying", "failed", "dropped", "skipped"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.lags_s += other.lags_s
+
 
 def dispatcher_name() -> str:
     return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -134,6 +140,7 @@ class Dispatcher:
             sms=settings.sms_problem or "ok (nothing sent yet)",
         )
         self._postgres = engine.dialect.name == "postgresql"
+        self._health_lock = threading.Lock()
 
     @property
     def channels(self) -> list[str]:
@@ -147,19 +154,37 @@ class Dispatcher:
     # -- one round ------------------------------------------------------------------------------
 
     def run_once(self) -> RoundResult:
-        """Claim a batch of due messages, send them, record each outcome."""
+        """Claim a batch of due messages, send them, record each outcome.
+
+        The batch is dealt round-robin to `dispatch_senders` lanes, each a thread with its own SMTP
+        connection sending its messages one after another: a message's wait for the SMTP server or
+        the database overlaps with the other lanes' work. Each lane records a message's outcome
+        before it marks its next one, so at most one message per lane is ever in doubt."""
         result = RoundResult()
         channels = self.channels
         if channels:
             items = self._write(lambda conn: self._claim(conn, channels))
             result.claimed = len(items)
-            outcome: Record | None = None
-            with SmtpTransport(self.settings) as smtp, SmsTransport(self.settings) as sms:
-                for item in items:
-                    outcome = self._deliver(item, smtp, sms, result, outcome)
-            if outcome is not None:
-                self._write(outcome)
+            senders = self.settings.dispatch_senders
+            lanes = [lane for lane in (items[n::senders] for n in range(senders)) if lane]
+            if len(lanes) == 1:
+                parts = [self._send_lane(lanes[0])]
+            elif lanes:
+                with ThreadPoolExecutor(len(lanes), thread_name_prefix="clinic-sender") as pool:
+                    parts = list(pool.map(self._send_lane, lanes))
+            for part in parts if lanes else []:
+                result.add(part)
         self._write(self._beat)
+        return result
+
+    def _send_lane(self, items: list[Item]) -> RoundResult:
+        result = RoundResult()
+        outcome: Record | None = None
+        with SmtpTransport(self.settings) as smtp, SmsTransport(self.settings) as sms:
+            for item in items:
+                outcome = self._deliver(item, smtp, sms, result, outcome)
+        if outcome is not None:
+            self._write(outcome)
         return result
 
     def _write(self, body: Callable[[Connection], Any]) -> Any:
@@ -208,11 +233,12 @@ class Dispatcher:
         sent_at = self.now()
         result.lags_s.append(max(0.0, (handed_at - item.due_at).total_seconds()))
         result.sent += 1
-        self.health.sent += 1
-        if item.channel == Channel.EMAIL.value:
-            self.health.email = f"ok: last sent {sent_at:%Y-%m-%d %H:%M:%S} UTC"
-        else:
-            self.health.sms = f"ok: last sent {sent_at:%Y-%m-%d %H:%M:%S} UTC"
+        with self._health_lock:
+            self.health.sent += 1
+            if item.channel == Channel.EMAIL.value:
+                self.health.email = f"ok: last sent {sent_at:%Y-%m-%d %H:%M:%S} UTC"
+            else:
+                self.health.sms = f"ok: last sent {sent_at:%Y-%m-%d %H:%M:%S} UTC"
         return lambda conn: self._record(conn, item, ReminderStatus.SENT.value, "")
 
     def _outcome_of_failure(self, item: Item) -> str:
@@ -222,13 +248,14 @@ class Dispatcher:
 
     def _note_failure(self, item: Item, reason: str, *, final: bool) -> None:
         text = f"{item.channel} to reminder {item.reminder_id}: {reason}"
-        if item.channel == Channel.EMAIL.value:
-            self.health.email = f"failing: {reason}"
-        else:
-            self.health.sms = f"failing: {reason}"
-        self.health.last_error = text[:300]
-        if final:
-            self.health.failed += 1
+        with self._health_lock:
+            if item.channel == Channel.EMAIL.value:
+                self.health.email = f"failing: {reason}"
+            else:
+                self.health.sms = f"failing: {reason}"
+            self.health.last_error = text[:300]
+            if final:
+                self.health.failed += 1
         log.warning(
             "Reminder not sent (attempt %d%s): %s", item.attempt, ", giving up" if final else "", text
         )
@@ -613,9 +640,7 @@ def wait_until_idle(dispatcher: Dispatcher, *, timeout_s: float) -> RoundResult:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         result = dispatcher.run_once()
-        for name in ("claimed", "sent", "retrying", "failed", "dropped", "skipped"):
-            setattr(total, name, getattr(total, name) + getattr(result, name))
-        total.lags_s += result.lags_s
+        total.add(result)
         if result.claimed == 0:
             return total
     raise TimeoutError("the dispatcher still had messages to send")

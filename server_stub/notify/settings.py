@@ -51,6 +51,9 @@ class NotifySettings(BaseSettings):
         default=2.0, gt=0, description="How often due messages are looked for."
     )
     dispatch_batch: int = Field(default=50, ge=1, le=1000)
+    dispatch_senders: int = Field(
+        default=4, ge=1, le=32, description="Messages sent at once (each its own SMTP connection)."
+    )
     dispatch_lease_s: float = Field(default=120.0, gt=0, description="How long a claimed batch is held.")
     dispatch_max_attempts: int = Field(default=5, ge=1)
     dispatch_retry_base_s: float = Field(default=60.0, gt=0)
