@@ -49,6 +49,7 @@ from desktop.domain.reminders import (
 )
 from desktop.store.models import Appointment, Clinic, Clinician, Patient, QueueToken, Reminder
 from desktop.store.types import utcnow
+from server_stub.db import pipelined
 from server_stub.models import DispatcherBeat, ReminderAttempt, ReminderDelivery
 from server_stub.notify.compose import email_message
 from server_stub.notify.settings import NotifySettings
@@ -436,8 +437,11 @@ class Dispatcher:
     # -- 4. record ------------------------------------------------------------------------------
 
     def _record(self, conn: Connection, item: Item, outcome: str, reason: str) -> None:
+        """The outcome: the attempt, the delivery row, and the reminder's synced row (version, merge
+        base, change log). After the clinic's lock and the row are read, every write goes in one
+        round trip on PostgreSQL (`pipelined`): the lock is held for as short a time as can be."""
         now = self.now()
-        writer = RowWriter(conn, clinic_id=item.clinic_id, clock=self.clock, now=now)
+        writer = RowWriter(conn, clinic_id=item.clinic_id, clock=self.clock, now=now, deferred=True)
         current = writer.get(Reminder, item.reminder_id)
         next_at = None
         if outcome == ReminderStatus.RETRYING.value:
@@ -446,40 +450,43 @@ class Dispatcher:
                 item.attempt, base_s=s.dispatch_retry_base_s, cap_s=s.dispatch_retry_cap_s
             )
         sending = item.drop is None
-        if sending:
-            conn.execute(
-                update(ReminderAttempt)
-                .where(
-                    ReminderAttempt.reminder_id == item.reminder_id,
-                    ReminderAttempt.attempt == item.attempt,
-                    ReminderAttempt.outcome.is_(None),
-                )
-                .values(outcome=outcome, finished_at=now, error=reason[:300], next_attempt_at=next_at)
-            )
-        conn.execute(
-            update(ReminderDelivery)
-            .where(ReminderDelivery.reminder_id == item.reminder_id)
-            .values(
-                sending=False,
-                lease_owner=None,
-                lease_until=None,
-                next_attempt_at=next_at,
-                done=outcome != ReminderStatus.RETRYING.value,
-                attempts=item.attempt if sending else item.attempt - 1,
-            )
-        )
-        if current is None:
-            return
         changes: dict[str, Any] = {"last_error": reason[:300]}
         if sending:
             changes["attempts"] = item.attempt
         # A device's cancel made meanwhile stands, unless the message went out anyway.
-        if current["status"] in OPEN_STATUSES or outcome == ReminderStatus.SENT.value:
+        if current is not None and (
+            current["status"] in OPEN_STATUSES or outcome == ReminderStatus.SENT.value
+        ):
             changes["status"] = outcome
             changes["next_attempt_at"] = next_at
         if outcome == ReminderStatus.SENT.value:
             changes["sent_at"] = now
-        writer.update(Reminder, current, changes, device_id=None, hlc=self.clock.now())
+        with pipelined(conn):
+            if sending:
+                conn.execute(
+                    update(ReminderAttempt)
+                    .where(
+                        ReminderAttempt.reminder_id == item.reminder_id,
+                        ReminderAttempt.attempt == item.attempt,
+                        ReminderAttempt.outcome.is_(None),
+                    )
+                    .values(outcome=outcome, finished_at=now, error=reason[:300], next_attempt_at=next_at)
+                )
+            conn.execute(
+                update(ReminderDelivery)
+                .where(ReminderDelivery.reminder_id == item.reminder_id)
+                .values(
+                    sending=False,
+                    lease_owner=None,
+                    lease_until=None,
+                    next_attempt_at=next_at,
+                    done=outcome != ReminderStatus.RETRYING.value,
+                    attempts=item.attempt if sending else item.attempt - 1,
+                )
+            )
+            if current is not None:
+                writer.update(Reminder, current, changes, device_id=None, hlc=self.clock.now())
+                writer.flush()
 
     # -- health ---------------------------------------------------------------------------------
 
