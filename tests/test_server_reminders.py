@@ -407,3 +407,32 @@ def test_clinic_server_status_shows_the_dispatcher_the_queue_and_the_failures(
     )
     assert bad.returncode == 2 and bad.stderr.startswith("clinic server: Invalid server setting"), bad.stderr
     assert "CLINIC_SMTP_PORT" in bad.stderr and "s3cret" not in bad.stderr
+
+
+def test_a_setting_that_does_not_parse_never_stops_the_server(
+    server_database_url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import requests
+
+    from server_stub.background import serving
+
+    monkeypatch.setenv("CLINIC_SMTP_PORT", "not-a-port")
+    monkeypatch.setenv("CLINIC_SMTP_PASSWORD", "s3cret-never-logged")
+    with serving(server_database_url, run_migrations=False) as base_url:
+        assert requests.get(f"{base_url}/v1/health", timeout=10).status_code == 200
+    logged = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("server_stub.notify"))
+    assert "Reminders are not sent: Invalid server setting" in logged and "CLINIC_SMTP_PORT" in logged
+    assert "s3cret" not in logged
+    from sqlalchemy import create_engine
+
+    from server_stub.db import normalise_url
+
+    engine = create_engine(normalise_url(server_database_url))
+    try:
+        with engine.connect() as conn:
+            beats = conn.execute(
+                select(DispatcherBeat.last_error).order_by(DispatcherBeat.beat_at.desc())
+            ).all()
+    finally:
+        engine.dispose()
+    assert any("CLINIC_SMTP_PORT" in row.last_error for row in beats)

@@ -60,7 +60,8 @@ def start_dispatcher(
         settings = settings or load_notify_settings()
     except SettingsError as exc:
         log.error("Reminders are not sent: %s", exc.message)
-        Dispatcher(engine, NotifySettings(), clock=clock).report_broken(exc.message)
+        # Unvalidated defaults: the environment that broke the settings is not read again.
+        Dispatcher(engine, NotifySettings.model_construct(), clock=clock).report_broken(exc.message)
         return None
     if not settings.dispatch_enabled:
         return None
