@@ -19,8 +19,9 @@ from sqlalchemy.orm import Session
 
 from desktop.domain.appointments import AppointmentStatus
 from desktop.domain.reminders import OPEN_STATUSES, Channel, MessageKind, ReminderStatus, channels_for
-from desktop.store.models import Appointment, Clinic, Patient, QueueToken, Reminder
+from desktop.store.models import Appointment, Clinic, DeviceState, Patient, QueueToken, Reminder
 from desktop.store.prepared import Prepared
+from desktop.store.reference import cached
 from desktop.store.uow import UnitOfWork
 
 
@@ -43,11 +44,11 @@ class Recipient:
     lead_minutes: tuple[int, ...] | None
 
 
-_DEFAULTS = Prepared(
-    select(Clinic.reminder_channels, Clinic.reminder_offsets, Clinic.queue_notify_position).where(
-        Clinic.id == bindparam("clinic")
-    )
+_DEFAULT_COLUMNS = (Clinic.reminder_channels, Clinic.reminder_offsets, Clinic.queue_notify_position)
+_DEVICE_CLINIC_DEFAULTS = (
+    select(*_DEFAULT_COLUMNS).join(DeviceState, DeviceState.clinic_id == Clinic.id).where(DeviceState.id == 1)
 )
+_ANY_CLINIC_DEFAULTS = select(*_DEFAULT_COLUMNS).where(Clinic.deleted.is_(False)).limit(1)
 _p = Patient.__table__.c
 _RECIPIENT = Prepared(
     select(_p.id, _p.notify_consent, _p.phone, _p.email, _p.notify_channels, _p.notify_offsets).where(
@@ -56,11 +57,16 @@ _RECIPIENT = Prepared(
 )
 
 
-def defaults(session: Session, clinic_id: str) -> Defaults:
-    row = _DEFAULTS.first(session, {"clinic": clinic_id})
+def _load_defaults(session: Session) -> Defaults:
+    row = session.execute(_DEVICE_CLINIC_DEFAULTS).first() or session.execute(_ANY_CLINIC_DEFAULTS).first()
     if row is None:
         return Defaults(("sms",), (1440,), 3)
     return Defaults(tuple(row[0] or ()), tuple(row[1] or ()), row[2])
+
+
+def defaults(session: Session) -> Defaults:
+    """The device's clinic's defaults, from the reference cache (read again only after a change)."""
+    return cached(session, _load_defaults)
 
 
 def _recipient(session: Session, patient_id: str) -> Recipient | None:
@@ -128,7 +134,7 @@ def schedule(uow: UnitOfWork, *, appointment: Appointment, patient_id: str) -> l
     recipient = _recipient(uow.session, patient_id)
     if recipient is None:
         return []
-    clinic = defaults(uow.session, appointment.clinic_id)
+    clinic = defaults(uow.session)
     now = uow.now()
     made: list[Reminder] = []
     common = {"clinic_id": appointment.clinic_id, "patient_id": patient_id, "appointment_id": appointment.id}
@@ -208,7 +214,7 @@ def notify_turn_near(uow: UnitOfWork, *, waiting: list[tuple[QueueToken, int]]) 
     made: list[Reminder] = []
     if not waiting:
         return made
-    clinic = defaults(uow.session, waiting[0][0].clinic_id)
+    clinic = defaults(uow.session)
     if clinic.queue_position <= 0:
         return made
     near = [(t, p) for t, p in waiting if p <= clinic.queue_position and t.patient_id]
