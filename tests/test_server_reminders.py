@@ -436,3 +436,24 @@ def test_a_setting_that_does_not_parse_never_stops_the_server(
     finally:
         engine.dispose()
     assert any("CLINIC_SMTP_PORT" in row.last_error for row in beats)
+
+
+def test_the_running_server_sends_on_its_own(
+    server: LiveServer, desk: Device, mail_server: MailServer
+) -> None:
+    """The dispatcher as deployed: a thread of the server process (on SQLite it takes the same write
+    turns as requests), started and stopped with the app."""
+    from server_stub.background import serving
+    from tests.sync_support import wait_for
+
+    doctor = doctor_on_desk(server, desk)
+    patient = patient_on(desk, "Ona Weiss", email="ona@example.org", notify_offsets=[1440])
+    book(desk, patient, doctor, tomorrow_at(16))
+    desk.sync()
+    settings = notify_settings(mail_server, dispatch_interval_s=0.2)
+    with serving(server.database_url, run_migrations=False, notify=settings):
+        wait_for(lambda: len(mail_server.messages) == 1, timeout=30)
+    assert mail_server.messages[0]["To"] == "Ona Weiss <ona@example.org>"
+    desk.sync()
+    [confirmation] = [r for r in local_rows(desk.store, "reminder").values() if r["kind"] == "confirmation"]
+    assert confirmation["status"] == "sent"

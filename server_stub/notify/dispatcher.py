@@ -8,10 +8,11 @@ One round (`Dispatcher.run_once`):
 2. per message, **mark** (one transaction): `sending = true` and a fresh lease, only if the lease is
    still this dispatcher's for this attempt; else the message is left to whoever holds it. The
    attempt is written as under way.
-3. **send** (no transaction open): SMTP or the gateway, with the message's stable id.
-4. **record** (one transaction, the clinic's lock): the attempt's outcome, the delivery row (done,
-   or the next attempt's time), and the reminder's synced row through `RowWriter`, so the devices
-   pull its status like any change.
+3. **send** (no transaction open): SMTP or the gateway, with the message's stable id; a batch is
+   sent in a few lanes at once, each lane one message after another.
+4. **record** (with the lane's next mark, the clinic's lock): the attempt's outcome, the delivery
+   row (done, or the next attempt's time), and the reminder's synced row through `RowWriter`, so
+   the devices pull its status like any change.
 
 A dispatcher killed between 3 and 4 leaves `sending = true` under a lease that expires; the next
 claim sends the message again with the same Message-ID / Idempotency-Key (docs/reminders.md).
@@ -63,7 +64,7 @@ Record = Callable[[Connection], None]  # writes one message's outcome
 # A visit's messages wait, unclaimed, while it is an unanswered request or lost a double booking.
 WAITING_APPOINTMENT = (AppointmentStatus.REQUESTED.value, AppointmentStatus.CONFLICT.value)
 ABOUT_THE_VISIT = (MessageKind.CONFIRMATION.value, MessageKind.REMINDER.value)
-VISIT_MINUTES = 15
+BEATS_KEPT = timedelta(days=7)
 
 
 @dataclass
@@ -501,7 +502,10 @@ class Dispatcher:
             "last_error": h.last_error[:300],
         }
         done = conn.execute(update(DispatcherBeat).where(DispatcherBeat.name == self.name).values(**values))
-        if done.rowcount == 0:
+        if done.rowcount == 0:  # this dispatcher's first beat: forget those silent for a week
+            conn.execute(
+                DispatcherBeat.__table__.delete().where(DispatcherBeat.beat_at < self.now() - BEATS_KEPT)
+            )
             conn.execute(
                 DispatcherBeat.__table__.insert().values(name=self.name, started_at=self.started_at, **values)
             )
