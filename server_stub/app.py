@@ -30,6 +30,8 @@ from server_stub.deps import WRITERS_AT_ONCE_POSTGRES, ServerState
 from server_stub.fields import CLOCK_MARGIN
 from server_stub.gate import token_refusal
 from server_stub.middleware import AuthGate, BodyGuard, ProtocolGate
+from server_stub.notify.service import start_dispatcher
+from server_stub.notify.settings import NotifySettings
 from server_stub.routes import ROUTERS
 from server_stub.throttle import Rules
 
@@ -59,6 +61,7 @@ def create_app(
     throttle: Rules | None = None,
     run_migrations: bool = True,
     freeze_heap: bool = False,
+    notify: NotifySettings | None = None,
 ) -> FastAPI:
     """The server over `database_url` (a SQLite file URL or PostgreSQL), migrated on start-up.
     `throttle`: the rate limits of sign-in and enrolment (default `throttle.Rules()`).
@@ -66,7 +69,10 @@ def create_app(
     `freeze_heap` (a server process of its own, `clinic server run`): once started, what start-up
     made (modules, the engines, the database driver, the app) is moved out of the garbage
     collector's sight (desktop/heap.py). Unfrozen, a full collection of a started server walked
-    ~160,000 objects, ~40 ms during which no push was applied."""
+    ~160,000 objects, ~40 ms during which no push was applied.
+
+    `notify`: the reminder dispatcher's settings (default: from the environment and server.toml,
+    server_stub/notify/settings.py); it runs in a thread of its own while the app runs."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -93,11 +99,16 @@ def create_app(
             password_checker=signin.password_checker(),
         )
         await app.state.server.live.start(app.state.server)
+        dispatcher = start_dispatcher(
+            engine, app.state.server.clock, settings=notify, turns=app.state.server.write_turns
+        )
         if freeze_heap:
             freeze_start_up_heap()
         try:
             yield
         finally:
+            if dispatcher:
+                await asyncio.to_thread(dispatcher.stop)
             await app.state.server.live.stop()
             app.state.server.password_checker.shutdown(wait=False, cancel_futures=True)
             if checkpointer:

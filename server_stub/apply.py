@@ -28,6 +28,7 @@ from desktop.domain.errors import ClinicError
 from desktop.domain.ids import human_code, new_id
 from desktop.domain.patients import check_birth_date, clean_name, name_key
 from desktop.domain.prescriptions import PrescriptionStatus, validate_medicines
+from desktop.domain.reminders import STATUS_PRECEDENCE as REMINDER_PRECEDENCE
 from desktop.domain.staff import STAFF_ROLES
 from desktop.store.codec import data_fields, encode
 from desktop.store.models import (
@@ -54,6 +55,7 @@ CONFLICT_RESOLUTION_FIELDS = frozenset({"resolution", "resolved_by", "resolved_a
 STATUS_PRECEDENCE: dict[str, dict[str, int]] = {
     "appointment": {s.value: p for s, p in appt.PRECEDENCE.items()},
     "queue_token": {s.value: p for s, p in q.TOKEN_PRECEDENCE.items()},
+    "reminder": dict(REMINDER_PRECEDENCE),
 }
 VISIT_HAPPENED = frozenset({"checked_in", "in_consultation", "completed"})
 # Walk-ins and emergencies are seen without a slot: they never claim a seat.

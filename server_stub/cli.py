@@ -178,6 +178,8 @@ def register(subcommands: Subcommands) -> None:
     devices = _add(commands, "devices", _devices, "List enrolled devices.")
     devices.add_argument("--clinic", metavar="ID")
 
+    _add(commands, "status", _status, "Reminder dispatch: dispatchers' health, due messages, last failures.")
+
     revoke = _add(commands, "revoke-device", _revoke, "Revoke a device: its token and sessions stop working.")
     revoke.add_argument("device_id", metavar="DEVICE_ID")
 
@@ -200,7 +202,7 @@ def _add(commands: Subcommands, name: str, handler: Handler, help: str) -> argpa
 def _usage(ctx: Context, args: argparse.Namespace) -> int:
     raise InvalidInput(
         "Say what to do: clinic server "
-        "{run,create-clinic,add-user,change-user,enroll-code,devices,revoke-device}."
+        "{run,create-clinic,add-user,change-user,enroll-code,devices,revoke-device,status}."
     )
 
 
@@ -304,6 +306,19 @@ def _devices(ctx: Context, args: argparse.Namespace) -> int:
         state = "revoked" if d.revoked else "active"
         print(f"{d.id}  {d.letter}  {d.kind:<5}  {state:<7}  last seen {seen}  {d.name}")
     return 0
+
+
+def _status(ctx: Context, args: argparse.Namespace) -> int:
+    """Exit 0 while a dispatcher runs and a channel can send; 1 otherwise (for monitoring)."""
+    from server_stub.notify.settings import load_notify_settings
+    from server_stub.notify.status import dispatch_status, status_lines
+
+    settings = load_notify_settings()
+    now = utcnow()
+    with administering(ctx, args) as a:
+        status = dispatch_status(a.conn, now=now, settings=settings)
+    print("\n".join(status_lines(status, now=now)))
+    return 0 if status.healthy else 1
 
 
 def _revoke(ctx: Context, args: argparse.Namespace) -> int:

@@ -9,7 +9,7 @@ through `apply.apply_op`, the same validation and seat placement a device's op g
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import Connection, select
@@ -20,7 +20,7 @@ from desktop.domain import appointments as appt
 from desktop.domain.clock import HybridLogicalClock
 from desktop.domain.errors import BookingConflict, ClinicError, InvalidInput, NotAllowed, NotFound
 from desktop.domain.ids import new_id
-from desktop.domain.reminders import LEAD_TIME
+from desktop.domain.reminders import OPEN_STATUSES, ReminderStatus
 from desktop.domain.roles import require
 from desktop.store.codec import data_fields, encode
 from desktop.store.models import (
@@ -219,8 +219,10 @@ def _cancel(r: Resolution) -> None:
     loser = _double_booking(r)
     note = r.request.note.strip() or "Double booking: cancelled from the conflict log."
     r.apply(Appointment, loser["id"], {"status": appt.AppointmentStatus.CANCELLED.value, "status_note": note})
-    for reminder in r.rows_of(Reminder, Reminder.appointment_id == loser["id"], Reminder.status == "pending"):
-        r.update(Reminder, reminder, {"status": "cancelled"})
+    for reminder in r.rows_of(
+        Reminder, Reminder.appointment_id == loser["id"], Reminder.status.in_(OPEN_STATUSES)
+    ):
+        r.update(Reminder, reminder, {"status": ReminderStatus.CANCELLED.value})
 
 
 def _rebook(r: Resolution) -> None:
@@ -244,8 +246,12 @@ def _rebook(r: Resolution) -> None:
         raise BookingConflict(
             "That time is not free for this doctor: choose another slot.", field="starts_at"
         )
-    for reminder in r.rows_of(Reminder, Reminder.appointment_id == loser["id"], Reminder.status == "pending"):
-        r.update(Reminder, reminder, {"due_at": slot[0] - LEAD_TIME})
+    # Its reminders follow it (the dispatcher sends none whose time has passed).
+    for reminder in r.rows_of(
+        Reminder, Reminder.appointment_id == loser["id"], Reminder.status.in_(OPEN_STATUSES)
+    ):
+        if reminder["offset_minutes"] is not None:
+            r.update(Reminder, reminder, {"due_at": slot[0] - timedelta(minutes=reminder["offset_minutes"])})
 
 
 def _free_slot(

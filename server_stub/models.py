@@ -121,3 +121,61 @@ class ClinicLock(ServerBase):
     __tablename__ = "clinic_lock"
 
     clinic_id: Mapped[str] = mapped_column(ID, primary_key=True)
+
+
+class ReminderDelivery(ServerBase):
+    """The dispatcher's hold on one reminder (server only; devices see the reminder's status).
+
+    A dispatcher claims a due reminder by taking its lease (`lease_owner`, `lease_until`) in a
+    transaction of its own before it talks to the SMTP server or the gateway, and gives it back
+    with the outcome. A lease that expired while `sending` is true is a dispatcher that died
+    mid-send: the message may have gone out (docs/reminders.md, "Never twice")."""
+
+    __tablename__ = "reminder_delivery"
+    __table_args__ = (Index("ix_reminder_delivery_lease", "done", "lease_until"),)
+
+    reminder_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    clinic_id: Mapped[str] = mapped_column(ID)
+    message_id: Mapped[str] = mapped_column(String(200))  # the same on every attempt
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_owner: Mapped[str | None] = mapped_column(String(80))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sending: Mapped[bool] = mapped_column(Boolean, default=False)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    done: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ReminderAttempt(ServerBase):
+    """Every attempt to send a reminder and how it ended: sent, retrying (with when), failed."""
+
+    __tablename__ = "reminder_attempt"
+    __table_args__ = (Index("ix_reminder_attempt_finished", "finished_at"),)
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    reminder_id: Mapped[str] = mapped_column(ID, index=True)
+    clinic_id: Mapped[str] = mapped_column(ID)
+    attempt: Mapped[int] = mapped_column(Integer)
+    channel: Mapped[str] = mapped_column(String(10))
+    dispatcher: Mapped[str] = mapped_column(String(80))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    outcome: Mapped[str | None] = mapped_column(String(10))  # sent | retrying | failed | None: under way
+    error: Mapped[str] = mapped_column(String(300), default="")
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class DispatcherBeat(ServerBase):
+    """Each running dispatcher's heartbeat and health, for `clinic server status`."""
+
+    __tablename__ = "dispatcher_beat"
+
+    name: Mapped[str] = mapped_column(String(80), primary_key=True)  # host:pid:start
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    beat_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    email: Mapped[str] = mapped_column(String(300), default="")  # "ok", "not configured: ...", an error
+    sms: Mapped[str] = mapped_column(String(300), default="")
+    sent: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str] = mapped_column(String(300), default="")

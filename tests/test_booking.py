@@ -5,17 +5,17 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from desktop.domain.appointments import AppointmentType
 from desktop.domain.english import english
 from desktop.domain.errors import BookingConflict, InvalidInput, InvalidTransition, NotAllowed
 from desktop.domain.ids import is_human_code
-from desktop.services import availability, booking, queue, reminders
+from desktop.services import availability, booking, queue
 from desktop.services import clinic as clinic_service
 from desktop.services.common import KIOSK, SYSTEM
 from desktop.store.local import LocalStore
-from desktop.store.models import Appointment, JournalOp, Reminder
+from desktop.store.models import Appointment, JournalOp
 from tests.conftest import PatientFactory
 from tests.support import MONDAY, ClinicSetup, Clock, count, journal, local
 
@@ -119,44 +119,6 @@ def test_a_receptionist_cannot_take_appointments_for_a_non_doctor(
     with pytest.raises(InvalidInput) as info:
         book(store, make_patient().id, clinic.reception, NINE)
     assert info.value.field == "clinician_id"
-
-
-def test_a_reminder_is_scheduled_a_day_ahead_for_patients_with_a_phone(
-    store: LocalStore, clinic: ClinicSetup, make_patient: PatientFactory
-) -> None:
-    tuesday_nine = local(MONDAY + timedelta(days=1), 9, 30)
-    with_phone = book(store, make_patient(phone="0170 1234567").id, clinic.doctor_a, tuesday_nine)
-    book(store, make_patient().id, clinic.doctor_b, tuesday_nine)  # no phone, no e-mail: nothing to send
-    with store.reading() as session:
-        reminders = session.scalars(select(Reminder)).all()
-        assert [(r.appointment_id, r.channel, r.due_at) for r in reminders] == [
-            (with_phone.id, "sms", tuesday_nine - timedelta(hours=24))
-        ]
-    with store.unit_of_work() as uow:
-        booking.cancel(uow, actor=SYSTEM, appointment_id=with_phone.id)
-    with store.reading() as session:
-        assert session.scalars(select(Reminder.status)).all() == ["cancelled"]
-
-
-def test_a_reminder_is_due_only_while_its_appointment_is_confirmed(
-    store: LocalStore, clinic: ClinicSetup, make_patient: PatientFactory
-) -> None:
-    """A booking the server found double (another device booked the slot first) comes back with
-    status `conflict`: its patient gets no reminder for a slot they do not have."""
-    tuesday_nine = local(MONDAY + timedelta(days=1), 9, 30)
-    kept = book(store, make_patient(phone="0170 1234567").id, clinic.doctor_a, tuesday_nine)
-    lost = book(store, make_patient(phone="0170 7654321").id, clinic.doctor_b, tuesday_nine)
-    with store.db.writer.begin() as conn:  # as a pulled page writes the server's answer
-        conn.execute(update(Appointment).where(Appointment.id == lost.id).values(status="conflict"))
-    with store.reading() as session:
-        assert reminders.due(session, now=tuesday_nine - timedelta(hours=25)) == []  # not yet
-        due = reminders.due(session, now=tuesday_nine - timedelta(hours=23))
-        assert [r.appointment_id for r in due] == [kept.id]
-    with store.db.writer.begin() as conn:  # rebooked by a clinician: confirmed again
-        conn.execute(update(Appointment).where(Appointment.id == lost.id).values(status="confirmed"))
-    with store.reading() as session:
-        due = reminders.due(session, now=tuesday_nine - timedelta(hours=23))
-        assert sorted(r.appointment_id for r in due) == sorted([kept.id, lost.id])
 
 
 # --- requests from the online form ------------------------------------------------------------

@@ -255,7 +255,11 @@ def test_reminders_are_written_on_the_fast_path_too(
             starts_at=local(next_monday, 9),
         )
     with store.reading() as session:
-        due = session.scalars(select(Reminder.due_at).where(Reminder.appointment_id == appointment.id)).all()
+        due = session.scalars(
+            select(Reminder.due_at).where(
+                Reminder.appointment_id == appointment.id, Reminder.kind == "reminder"
+            )
+        ).all()
     assert due == [local(next_monday, 9) - timedelta(hours=24)]
 
 

@@ -220,7 +220,7 @@ def book(
         ),
         doctor,
     )
-    reminders.schedule(uow, appointment=appointment, patient=patient)
+    reminders.schedule(uow, appointment=appointment, patient_id=patient.id)
     audit.record(
         uow,
         actor=actor,
@@ -257,7 +257,12 @@ def transition(
         detail=note,
     )
     if to in (AppointmentStatus.CANCELLED, AppointmentStatus.REJECTED, AppointmentStatus.RESCHEDULED):
-        reminders.cancel_for(uow, appointment_id=appointment.id)
+        notify = to is AppointmentStatus.CANCELLED
+        reminders.cancel_for(uow, appointment_id=appointment.id, notify=notify)
+    elif to is AppointmentStatus.CONFIRMED:  # an online request accepted, a conflict resolved
+        uow.flush()
+        if not reminders.status_of(uow.session, appointment_id=appointment.id):
+            reminders.schedule(uow, appointment=appointment, patient_id=appointment.patient_id)
     if to in (AppointmentStatus.CANCELLED, AppointmentStatus.NO_SHOW, AppointmentStatus.REJECTED):
         uow.flush()
         _offer_if_freed(uow, appointment)

@@ -19,8 +19,9 @@ from desktop.domain.patients import (
     normalise_phone,
 )
 from desktop.domain.reasons import Reason
+from desktop.domain.reminders import check_channels, check_lead_times
 from desktop.domain.roles import require
-from desktop.services import audit
+from desktop.services import audit, reminders
 from desktop.services.common import Actor, clinic_zone, current_clinic, get, local_day, unused_code
 from desktop.services.records import (
     AppointmentRecord,
@@ -39,7 +40,20 @@ from desktop.store.models import (
 )
 from desktop.store.uow import UnitOfWork
 
-EDITABLE = ("full_name", "birth_date", "sex", "phone", "email", "address", "allergies", "preferred_language")
+EDITABLE = (
+    "full_name",
+    "birth_date",
+    "sex",
+    "phone",
+    "email",
+    "address",
+    "allergies",
+    "preferred_language",
+    # messages (desktop/domain/reminders.py): consent, channels, lead times in minutes
+    "notify_consent",
+    "notify_channels",
+    "notify_offsets",
+)
 
 
 def _clean(clinic_region: str, today: date, values: dict[str, object]) -> dict[str, object]:
@@ -59,6 +73,12 @@ def _clean(clinic_region: str, today: date, values: dict[str, object]) -> dict[s
         if email and ("@" not in email or "." not in email.rsplit("@", 1)[-1]):
             raise InvalidInput("That e-mail address is not valid.", field="email")
         out["email"] = email or None
+    if "notify_consent" in out and not isinstance(out["notify_consent"], bool):
+        raise InvalidInput("Say whether the patient agrees to messages.", field="notify_consent")
+    if "notify_channels" in out:
+        out["notify_channels"] = check_channels(out["notify_channels"], "notify_channels")  # type: ignore[arg-type]
+    if "notify_offsets" in out:
+        out["notify_offsets"] = check_lead_times(out["notify_offsets"], "notify_offsets")  # type: ignore[arg-type]
     return out
 
 
@@ -159,6 +179,8 @@ def update_details(uow: UnitOfWork, *, actor: Actor, patient_id: str, **changes:
         setattr(patient, key, value)
     if "full_name" in values:
         patient.name_key = name_key(patient.full_name)
+    if values.get("notify_consent") is False:  # opted out: nothing more is sent
+        reminders.cancel_all_for_patient(uow, patient_id=patient.id)
     audit.record(
         uow,
         actor=actor,

@@ -26,7 +26,7 @@ from desktop.domain.queue import (
 )
 from desktop.domain.reasons import Reason
 from desktop.domain.roles import require
-from desktop.services import audit, booking
+from desktop.services import audit, booking, reminders
 from desktop.services.common import (
     Actor,
     clinician,
@@ -252,6 +252,9 @@ def call(
     token.clinician_id = doctor_id
     token.room = room
     _move(uow, actor, token, TokenStatus.CALLED, "call_token")
+    uow.flush()
+    ahead = view(session, now=uow.now(), clinician_id=doctor_id)
+    reminders.notify_turn_near(uow, waiting=[(p.token, p.position) for p in ahead])
     return record_of(QueueTokenRecord, token)
 
 

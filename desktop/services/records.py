@@ -23,6 +23,7 @@ from desktop.domain.appointments import AppointmentStatus, AppointmentType, Urge
 from desktop.domain.consultations import ConsultationStatus
 from desktop.domain.prescriptions import PrescriptionStatus
 from desktop.domain.queue import TokenStatus
+from desktop.domain.reminders import Channel, MessageKind, ReminderStatus
 from desktop.domain.roles import Role
 from desktop.domain.waitlist import WaitlistStatus
 
@@ -37,6 +38,9 @@ class ClinicRecord:
     phone: str | None
     min_notice_minutes: int
     holidays: tuple[str, ...]  # ISO dates
+    reminder_channels: tuple[str, ...]  # for patients who chose none (desktop/domain/reminders.py)
+    reminder_offsets: tuple[int, ...]  # lead times in minutes
+    queue_notify_position: int  # "your turn is near" at this place in the queue (0: never)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +88,9 @@ class PatientRecord:
     allergies: str
     preferred_language: str
     merged_into: str | None
+    notify_consent: bool
+    notify_channels: tuple[str, ...] | None  # None: the clinic's default
+    notify_offsets: tuple[int, ...] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,19 +203,32 @@ class PrescriptionRecord:
 class ReminderRecord:
     id: str
     clinic_id: str
-    appointment_id: str
+    appointment_id: str | None  # None: a queue notice (turn_near)
     patient_id: str
-    channel: str  # sms | email
+    channel: Channel
     due_at: datetime
-    status: str  # pending | sent | failed | cancelled
+    status: ReminderStatus
     sent_at: datetime | None
+    kind: MessageKind
+    offset_minutes: int | None  # a reminder's lead time
+    queue_token_id: str | None  # turn_near: the waiting token
+    attempts: int
+    last_error: str
+    next_attempt_at: datetime | None  # while retrying
 
 
 R = TypeVar("R")
 
+
+def _tuple_or_none(value: Any) -> tuple[Any, ...] | None:
+    return None if value is None else tuple(value)
+
+
 _CONVERT: dict[type[Any], dict[str, Callable[[Any], Any]]] = {
-    ClinicRecord: {"holidays": tuple},
+    ClinicRecord: {"holidays": tuple, "reminder_channels": tuple, "reminder_offsets": tuple},
+    PatientRecord: {"notify_channels": _tuple_or_none, "notify_offsets": _tuple_or_none},
     ClinicianRecord: {"role": Role},
+    ReminderRecord: {"channel": Channel, "status": ReminderStatus, "kind": MessageKind},
     AppointmentRecord: {"kind": AppointmentType, "urgency": Urgency, "status": AppointmentStatus},
     WaitlistEntryRecord: {"status": WaitlistStatus},
     QueueTokenRecord: {"status": TokenStatus, "urgency": Urgency},

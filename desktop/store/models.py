@@ -94,6 +94,12 @@ class Clinic(Synced, Base):
     phone: Mapped[str | None] = mapped_column(String(20))
     min_notice_minutes: Mapped[int] = mapped_column(Integer, default=0, info=between(0, 60 * 24 * 365))
     holidays: Mapped[list[str]] = mapped_column(JSON, default=list, info=ISO_DATES)  # ISO dates
+    # Reminders for patients who chose nothing themselves (desktop/domain/reminders.py).
+    reminder_channels: Mapped[list[str]] = mapped_column(
+        JSON, default=lambda: ["sms"], server_default='["sms"]'
+    )
+    reminder_offsets: Mapped[list[int]] = mapped_column(JSON, default=lambda: [1440], server_default="[1440]")
+    queue_notify_position: Mapped[int] = mapped_column(Integer, default=3, server_default="3")  # 0: off
 
 
 class Clinician(Synced, Base):
@@ -153,6 +159,11 @@ class Patient(Synced, Base):
     allergies: Mapped[str] = mapped_column(String(500), default="")
     preferred_language: Mapped[str] = mapped_column(String(10), default="en")
     merged_into: Mapped[str | None] = mapped_column(ID)
+    # Messages: consent (False = opted out: nothing is sent), the channels and lead times the
+    # patient chose (None: the clinic's defaults). See desktop/domain/reminders.py.
+    notify_consent: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+    notify_channels: Mapped[list[str] | None] = mapped_column(JSON)
+    notify_offsets: Mapped[list[int] | None] = mapped_column(JSON)
 
 
 _ACTIVE = ", ".join(f"'{s.value}'" for s in sorted(ACTIVE_STATUSES))
@@ -299,13 +310,24 @@ class Reminder(Synced, Base):
     __tablename__ = "reminder"
     __entity__ = "reminder"
 
+    """A message to a patient, made by a device (offline too) and sent by the server's dispatcher,
+    which writes back each attempt's outcome (docs/reminders.md)."""
+
     clinic_id: Mapped[str] = mapped_column(ForeignKey("clinic.id"))
-    appointment_id: Mapped[str] = mapped_column(ForeignKey("appointment.id"), index=True)
+    appointment_id: Mapped[str | None] = mapped_column(ForeignKey("appointment.id"), index=True)
     patient_id: Mapped[str] = mapped_column(ForeignKey("patient.id"))
     channel: Mapped[str] = mapped_column(String(10))  # sms | email
     due_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
-    status: Mapped[str] = mapped_column(String(10), default="pending")  # pending|sent|failed|cancelled
+    # pending | retrying | sent | failed | cancelled (desktop.domain.reminders.ReminderStatus)
+    status: Mapped[str] = mapped_column(String(10), default="pending")
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # confirmation | reminder | cancellation | turn_near (desktop.domain.reminders.MessageKind)
+    kind: Mapped[str] = mapped_column(String(14), default="reminder", server_default="reminder")
+    offset_minutes: Mapped[int | None] = mapped_column(Integer)  # a reminder's lead time
+    queue_token_id: Mapped[str | None] = mapped_column(ID)  # turn_near: the waiting token
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_error: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # while retrying
 
 
 class AuditEvent(Synced, Base):
