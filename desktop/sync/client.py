@@ -152,13 +152,13 @@ class SyncClient:
         """A page of the clinic's conflict log (desks only): `{"conflicts": [...], "next", "more"}`."""
         answer = self._call("GET", "/v1/conflicts", params={"since": since, "status": status, "limit": limit})
         if not isinstance(answer, dict) or not isinstance(answer.get("conflicts"), list):
-            raise ServerError("The server sent an unreadable list of conflicts.")
+            raise ServerError(Reason.of("sync.unreadable_conflicts"))
         return answer
 
     def resolve(self, conflict_id: str, request: ResolveRequest) -> dict[str, Any]:
         answer = self._call("POST", f"/v1/conflicts/{conflict_id}/resolve", body=request)
         if not isinstance(answer, dict):
-            raise ServerError("The server sent an unreadable answer.")
+            raise ServerError(Reason.of("sync.unreadable_answer"))
         return answer
 
     def close(self) -> None:
@@ -189,9 +189,7 @@ class SyncClient:
         try:
             return response.json()
         except ValueError:
-            raise ServerError(
-                "The server sent an answer that is not JSON.", status=response.status_code
-            ) from None
+            raise ServerError(Reason.of("sync.not_json"), status=response.status_code) from None
 
     def _send(
         self,
@@ -207,7 +205,7 @@ class SyncClient:
         if auth:
             token = self._token_provider()
             if not token:
-                raise AuthFailed("This device has no server credentials. Enrol it with `clinic enroll`.")
+                raise AuthFailed(Reason.of("sync.no_credentials"))
             headers["Authorization"] = f"Bearer {token}"
         data: bytes | None = None
         if body is not None:
@@ -238,7 +236,7 @@ class SyncClient:
         try:
             return model.model_validate(answer)
         except ValidationError as exc:
-            raise ServerError(f"The server sent an unreadable answer: {_first(exc)}") from None
+            raise ServerError(Reason.of("sync.unreadable_answer", problem=_first(exc))) from None
 
 
 def _parsed(model: type[M], response: requests.Response, problem: str) -> M:

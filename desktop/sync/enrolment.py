@@ -38,9 +38,7 @@ def check_server_url(url: str) -> str:
     url = url.strip().rstrip("/")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidInput(
-            "The server address must start with http:// or https:// and name a host.", field="url"
-        )
+        raise InvalidInput(Reason.of("enrol.bad_url"), field="url")
     return url
 
 
