@@ -11,11 +11,19 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from desktop.app import App
 from desktop.domain.english import CATALOGUE, english
 from desktop.domain.reasons import Reason, text
+from desktop.services import queue
+from desktop.store.local import LocalStore
+from desktop.sync.worker import SyncStatus
 from desktop.ui.i18n import Translations, ts_path
+from desktop.ui.ops import WriteOp
 from desktop.ui.reasons import ReasonWords, render
 from desktop.ui.signals import AppSignals
+from desktop.ui.widgets.sync_badge import SyncBadge
+from tests.fixtures.ui import AppFactory, audio_sink, make_app  # noqa: F401
+from tests.support import ClinicSetup
 
 MADRID = ZoneInfo("Europe/Madrid")
 AT = datetime(2026, 3, 2, 9, 0, tzinfo=MADRID)
@@ -166,3 +174,64 @@ def test_spanish_counts_orders_and_dates(spanish: Translations) -> None:
         "El reloj de este equipo va 1 minuto por detrás"
     )
     assert render(text("As it came.")) == "As it came."
+
+
+def badge_of(app: App) -> SyncBadge:
+    badge = app.window.findChild(SyncBadge)
+    assert badge is not None
+    return badge
+
+
+def test_the_sync_badge_says_why_in_the_users_language_and_switches_back(
+    qtbot: Any, store: LocalStore, make_app: AppFactory
+) -> None:
+    # A real worker on a device enrolled nowhere reports why it does not sync.
+    app = make_app(store, "desk", client_factory=lambda: None)
+    badge = badge_of(app)
+    qtbot.waitUntil(lambda: badge.toolTip() != "", timeout=5000)
+    assert badge.toolTip() == "This device is not enrolled with a server."
+    app.ctx.translations.set_language("es")
+    assert badge.toolTip() == "Este equipo no está registrado en ningún servidor."
+    assert badge.accessibleDescription() == badge.toolTip()
+
+    unreachable = Reason.of("sync.unreachable", url="https://clinic.example")
+    ahead = Reason.of("sync.clock_off", minutes=1, behind=False)
+    badge.set_status(SyncStatus(state="error", last_error=unreachable, clock_warning=ahead, open_conflicts=2))
+    assert badge.text() == "Requiere atención"
+    assert badge.toolTip().splitlines() == [
+        "No se puede conectar con el servidor https://clinic.example.",
+        "El reloj de este equipo va 1 minuto por delante del servidor. ClinicDesk sigue funcionando,"
+        " pero pida a un administrador que corrija la hora.",
+        "Conflictos pendientes de resolver en recepción: 2",
+    ]
+    app.ctx.translations.set_language("en")
+    assert badge.text() == "Needs attention"
+    assert badge.toolTip().splitlines() == [
+        english(unreachable),
+        english(ahead),
+        "Open conflicts to resolve at the desk: 2",
+    ]
+
+
+def test_a_refused_op_is_shown_in_the_users_language_and_follows_a_switch(
+    qtbot: Any, store: LocalStore, clinic: ClinicSetup, make_app: AppFactory
+) -> None:
+    app = make_app(store, "desk")
+    app.window.show()
+    screen = app.window.screens[0]
+    codes: list[str] = []
+    WriteOp(screen, lambda uow: queue.issue_token(uow, actor=clinic.desk).id).success(codes.append).run(
+        app.ctx.ops
+    )
+    qtbot.waitUntil(lambda: bool(codes), timeout=5000)
+    app.ctx.translations.set_language("es")
+    # No failure handler: the typed error's reason goes to the notice line.
+    WriteOp(screen, lambda uow: queue.recall(uow, actor=clinic.desk, token_id=codes[0])).run(app.ctx.ops)
+    qtbot.waitUntil(app.window.notice.isVisible, timeout=5000)
+    spanish = "El turno A-001 no se está llamando, así que no se puede volver a llamar."
+    assert app.window.notice.text() == spanish
+    app.ctx.translations.set_language("en")
+    assert app.window.notice.text() == "A-001 is not being called, so it cannot be called again."
+    app.ctx.translations.set_language("es")
+    assert app.window.notice.text() == spanish
+    app.ctx.translations.set_language("en")

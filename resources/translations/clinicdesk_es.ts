@@ -840,6 +840,10 @@
         <source>Sync status</source>
         <translation>Estado de la sincronización</translation>
     </message>
+    <message>
+        <source>Open conflicts to resolve at the desk: %1</source>
+        <translation>Conflictos pendientes de resolver en recepción: %1</translation>
+    </message>
 </context>
 <context>
     <name>Window</name>
