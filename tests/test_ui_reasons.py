@@ -85,6 +85,11 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "sync.unanswered_change": {"op_id": "01HOP"},
     "sync.unreadable_row": {"entity": "waitlist_entry", "problem": "bad date"},
     "sync.unreadable_answer": {"problem": "field 'ops' missing"},
+    "sync.request_refused": {"status": 409},
+    "sync.server_problem": {"status": 502},
+    "sync.keyring_read": {"name": "device-token", "problem": "locked"},
+    "sync.keyring_store": {"name": "user-session", "problem": "locked"},
+    "sync.keyring_forget": {"name": "device-token", "problem": "locked"},
 }
 # More values for the forms a code can take (plurals, options, other words).
 VARIANTS = [

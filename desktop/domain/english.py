@@ -235,6 +235,21 @@ CATALOGUE: dict[str, Render] = {
     "sync.no_credentials": lambda v: "This device has no server credentials. Enrol it with `clinic enroll`.",
     "sync.unreadable_conflicts": lambda v: "The server sent an unreadable list of conflicts.",
     "sync.not_json": lambda v: "The server sent an answer that is not JSON.",
+    "sync.credentials_refused": lambda v: (
+        "The server no longer accepts this device's credentials: re-enrol it or sign in again."
+    ),
+    "sync.forbidden": lambda v: "The server does not allow this device or user to do that.",
+    "sync.upgrade_required": lambda v: "The server needs a newer ClinicDesk: update this app.",
+    "sync.request_refused": lambda v: f"The server refused the request ({v['status']}).",
+    "sync.server_problem": lambda v: f"The server had a problem ({v['status']}); try again later.",
+    "sync.no_keyring": lambda v: (
+        "No keyring is available on this machine to keep the device's server token. "
+        "Install and unlock the OS keyring (Secret Service or KWallet on Linux), "
+        "or allow the data-dir file fallback."
+    ),
+    "sync.keyring_read": lambda v: f"The keyring refused to read the {v['name']}: {v['problem']}",
+    "sync.keyring_store": lambda v: f"The keyring refused to store the {v['name']}: {v['problem']}",
+    "sync.keyring_forget": lambda v: f"The keyring refused to forget the {v['name']}: {v['problem']}",
     "sync.unreadable_answer": lambda v: (
         f"The server sent an unreadable answer: {v['problem']}"
         if v.get("problem")

@@ -251,18 +251,16 @@ def _error_for(response: requests.Response) -> SyncError:
     status = response.status_code
     detail, field = _detail(response)
     if status == 401:
-        return AuthFailed(
-            detail or "The server no longer accepts this device's credentials: re-enrol it or sign in again."
-        )
+        return AuthFailed(detail or Reason.of("sync.credentials_refused"))
     if status == 403:
-        return Forbidden(detail or "The server does not allow this device or user to do that.")
+        return Forbidden(detail or Reason.of("sync.forbidden"))
     if status == 426:
-        return UpgradeRequired(detail or "The server needs a newer ClinicDesk: update this app.")
+        return UpgradeRequired(detail or Reason.of("sync.upgrade_required"))
     if 400 <= status < 500:
         return ServerRejected(
-            detail or f"The server refused the request ({status}).", status=status, field=field
+            detail or Reason.of("sync.request_refused", status=status), status=status, field=field
         )
-    return ServerError(detail or f"The server had a problem ({status}); try again later.", status=status)
+    return ServerError(detail or Reason.of("sync.server_problem", status=status), status=status)
 
 
 def _detail(response: requests.Response) -> tuple[str | None, str | None]:

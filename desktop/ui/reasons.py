@@ -184,6 +184,13 @@ class ReasonWords(QObject):
             "board": self.tr("board", "device kind"),
         }.get(kind) or kind
 
+    def secret(self, name: str) -> str:
+        """What the keyring keeps for a data dir (desktop.sync.credentials)."""
+        return {
+            "device-token": self.tr("device-token", "a secret the keyring keeps"),
+            "user-session": self.tr("user-session", "a secret the keyring keeps"),
+        }.get(name) or name
+
     def next_free(self, v: Mapping[str, Any]) -> str:
         if not v.get("next_free"):
             return ""
@@ -392,6 +399,21 @@ class ReasonWords(QObject):
                 self.entity(v["entity"]),
                 v["problem"],
             ),
+            "sync.request_refused": lambda v: fill(
+                self.tr("The server refused the request (%1)."), v["status"]
+            ),
+            "sync.server_problem": lambda v: fill(
+                self.tr("The server had a problem (%1); try again later."), v["status"]
+            ),
+            "sync.keyring_read": lambda v: fill(
+                self.tr("The keyring refused to read the %1: %2"), self.secret(v["name"]), v["problem"]
+            ),
+            "sync.keyring_store": lambda v: fill(
+                self.tr("The keyring refused to store the %1: %2"), self.secret(v["name"]), v["problem"]
+            ),
+            "sync.keyring_forget": lambda v: fill(
+                self.tr("The keyring refused to forget the %1: %2"), self.secret(v["name"]), v["problem"]
+            ),
             "sync.unreadable_answer": lambda v: (
                 fill(self.tr("The server sent an unreadable answer: %1"), v["problem"])
                 if v.get("problem")
@@ -481,6 +503,16 @@ class ReasonWords(QObject):
             ),
             "sync.unreadable_conflicts": self.tr("The server sent an unreadable list of conflicts."),
             "sync.not_json": self.tr("The server sent an answer that is not JSON."),
+            "sync.credentials_refused": self.tr(
+                "The server no longer accepts this device's credentials: re-enrol it or sign in again."
+            ),
+            "sync.forbidden": self.tr("The server does not allow this device or user to do that."),
+            "sync.upgrade_required": self.tr("The server needs a newer ClinicDesk: update this app."),
+            "sync.no_keyring": self.tr(
+                "No keyring is available on this machine to keep the device's server token. "
+                "Install and unlock the OS keyring (Secret Service or KWallet on Linux), "
+                "or allow the data-dir file fallback."
+            ),
         }
 
 

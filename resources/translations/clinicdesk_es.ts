@@ -363,6 +363,16 @@
         <translation>pantalla de sala</translation>
     </message>
     <message>
+        <source>device-token</source>
+        <comment>a secret the keyring keeps</comment>
+        <translation>token del equipo</translation>
+    </message>
+    <message>
+        <source>user-session</source>
+        <comment>a secret the keyring keeps</comment>
+        <translation>sesión del usuario</translation>
+    </message>
+    <message>
         <source> Next free: %1.</source>
         <comment>after a full slot; note the leading space</comment>
         <translation> Próximo hueco libre: %1.</translation>
@@ -572,6 +582,26 @@
     <message>
         <source>The server sent a %1 this app cannot read (%2); sync stops here until that is fixed or the app is updated.</source>
         <translation>El servidor envió un registro (%1) que esta aplicación no puede leer (%2); la sincronización se detiene aquí hasta que se corrija o se actualice la aplicación.</translation>
+    </message>
+    <message>
+        <source>The server refused the request (%1).</source>
+        <translation>El servidor rechazó la solicitud (%1).</translation>
+    </message>
+    <message>
+        <source>The server had a problem (%1); try again later.</source>
+        <translation>El servidor tuvo un problema (%1); inténtelo de nuevo más tarde.</translation>
+    </message>
+    <message>
+        <source>The keyring refused to read the %1: %2</source>
+        <translation>El llavero del sistema no permitió leer el dato «%1»: %2</translation>
+    </message>
+    <message>
+        <source>The keyring refused to store the %1: %2</source>
+        <translation>El llavero del sistema no permitió guardar el dato «%1»: %2</translation>
+    </message>
+    <message>
+        <source>The keyring refused to forget the %1: %2</source>
+        <translation>El llavero del sistema no permitió borrar el dato «%1»: %2</translation>
     </message>
     <message>
         <source>The server sent an unreadable answer: %1</source>
@@ -816,6 +846,22 @@
     <message>
         <source>The server sent an answer that is not JSON.</source>
         <translation>El servidor envió una respuesta que no es JSON.</translation>
+    </message>
+    <message>
+        <source>The server no longer accepts this device&apos;s credentials: re-enrol it or sign in again.</source>
+        <translation>El servidor ya no acepta las credenciales de este equipo: vuelva a registrarlo o inicie sesión de nuevo.</translation>
+    </message>
+    <message>
+        <source>The server does not allow this device or user to do that.</source>
+        <translation>El servidor no permite esa acción a este equipo o usuario.</translation>
+    </message>
+    <message>
+        <source>The server needs a newer ClinicDesk: update this app.</source>
+        <translation>El servidor necesita una versión más reciente de ClinicDesk: actualice la aplicación.</translation>
+    </message>
+    <message>
+        <source>No keyring is available on this machine to keep the device&apos;s server token. Install and unlock the OS keyring (Secret Service or KWallet on Linux), or allow the data-dir file fallback.</source>
+        <translation>Este equipo no tiene ningún llavero del sistema donde guardar el token del servidor. Instale y desbloquee el llavero del sistema operativo (Secret Service o KWallet en Linux) o permita el archivo de respaldo en el directorio de datos.</translation>
     </message>
 </context>
 <context>
