@@ -14,16 +14,15 @@ import pytest
 from desktop.app import App
 from desktop.domain.english import CATALOGUE, english
 from desktop.domain.reasons import Reason, text
-from desktop.services import queue
+from desktop.services import agenda
 from desktop.store.local import LocalStore
 from desktop.sync.worker import SyncStatus
 from desktop.ui.i18n import Translations, ts_path
-from desktop.ui.ops import WriteOp
+from desktop.ui.ops import ReadOp
 from desktop.ui.reasons import ReasonWords, render
 from desktop.ui.signals import AppSignals
 from desktop.ui.widgets.sync_badge import SyncBadge
 from tests.fixtures.ui import AppFactory, audio_sink, make_app  # noqa: F401
-from tests.support import ClinicSetup
 
 MADRID = ZoneInfo("Europe/Madrid")
 AT = datetime(2026, 3, 2, 9, 0, tzinfo=MADRID)
@@ -219,24 +218,19 @@ def test_the_sync_badge_says_why_in_the_users_language_and_switches_back(
 
 
 def test_a_refused_op_is_shown_in_the_users_language_and_follows_a_switch(
-    qtbot: Any, store: LocalStore, clinic: ClinicSetup, make_app: AppFactory
+    qtbot: Any, store: LocalStore, make_app: AppFactory
 ) -> None:
     app = make_app(store, "desk")
     app.window.show()
     screen = app.window.screens[0]
-    codes: list[str] = []
-    WriteOp(screen, lambda uow: queue.issue_token(uow, actor=clinic.desk).id).success(codes.append).run(
-        app.ctx.ops
-    )
-    qtbot.waitUntil(lambda: bool(codes), timeout=5000)
     app.ctx.translations.set_language("es")
-    # No failure handler: the typed error's reason goes to the notice line.
-    WriteOp(screen, lambda uow: queue.recall(uow, actor=clinic.desk, token_id=codes[0])).run(app.ctx.ops)
+    # No failure handler: the service's typed error reaches the notice line as its reason.
+    ReadOp(screen, lambda session, now: agenda.doctors(session, username="nobody")).run(app.ctx.ops)
     qtbot.waitUntil(app.window.notice.isVisible, timeout=5000)
-    spanish = "El turno A-001 no se está llamando, así que no se puede volver a llamar."
+    spanish = "Ningún médico tiene el nombre de usuario «nobody»."
     assert app.window.notice.text() == spanish
     app.ctx.translations.set_language("en")
-    assert app.window.notice.text() == "A-001 is not being called, so it cannot be called again."
+    assert app.window.notice.text() == "No doctor has the username 'nobody'."
     app.ctx.translations.set_language("es")
     assert app.window.notice.text() == spanish
     app.ctx.translations.set_language("en")
