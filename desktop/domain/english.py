@@ -250,6 +250,19 @@ CATALOGUE: dict[str, Render] = {
     "sync.keyring_read": lambda v: f"The keyring refused to read the {v['name']}: {v['problem']}",
     "sync.keyring_store": lambda v: f"The keyring refused to store the {v['name']}: {v['problem']}",
     "sync.keyring_forget": lambda v: f"The keyring refused to forget the {v['name']}: {v['problem']}",
+    # raised by code that is on main, not yet on this branch (see docs/reasons.md)
+    "staff.managed_on_server": lambda v: (
+        "Staff accounts are managed on the clinic's server: ask its administrator."
+    ),
+    "enrol.invalid_url": lambda v: f"The server address {v['url']!r} is not a valid URL ({v['problem']}).",
+    "sync.live_unavailable": lambda v: f"Cannot open the live channel of {v['url']} ({v['problem']}).",
+    "sync.no_set_aside": lambda v: (
+        "No refused change with this id: it may have been retried or discarded already."
+    ),
+    "sync.not_clinicdesk": lambda v: (
+        f"The server at {v['server']} is not a ClinicDesk sync server (it answered {v['answer']!r}): "
+        "check the address and port."
+    ),
     "sync.unreadable_answer": lambda v: (
         f"The server sent an unreadable answer: {v['problem']}"
         if v.get("problem")

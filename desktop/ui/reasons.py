@@ -414,6 +414,20 @@ class ReasonWords(QObject):
             "sync.keyring_forget": lambda v: fill(
                 self.tr("The keyring refused to forget the %1: %2"), self.secret(v["name"]), v["problem"]
             ),
+            "enrol.invalid_url": lambda v: fill(
+                self.tr("The server address %1 is not a valid URL (%2)."), repr(v["url"]), v["problem"]
+            ),
+            "sync.live_unavailable": lambda v: fill(
+                self.tr("Cannot open the live channel of %1 (%2)."), v["url"], v["problem"]
+            ),
+            "sync.not_clinicdesk": lambda v: fill(
+                self.tr(
+                    "The server at %1 is not a ClinicDesk sync server (it answered %2): "
+                    "check the address and port."
+                ),
+                v["server"],
+                repr(v["answer"]),
+            ),
             "sync.unreadable_answer": lambda v: (
                 fill(self.tr("The server sent an unreadable answer: %1"), v["problem"])
                 if v.get("problem")
@@ -505,6 +519,12 @@ class ReasonWords(QObject):
             "sync.not_json": self.tr("The server sent an answer that is not JSON."),
             "sync.credentials_refused": self.tr(
                 "The server no longer accepts this device's credentials: re-enrol it or sign in again."
+            ),
+            "staff.managed_on_server": self.tr(
+                "Staff accounts are managed on the clinic's server: ask its administrator."
+            ),
+            "sync.no_set_aside": self.tr(
+                "No refused change with this id: it may have been retried or discarded already."
             ),
             "sync.forbidden": self.tr("The server does not allow this device or user to do that."),
             "sync.upgrade_required": self.tr("The server needs a newer ClinicDesk: update this app."),

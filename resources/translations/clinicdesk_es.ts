@@ -604,6 +604,18 @@
         <translation>El llavero del sistema no permitió borrar el dato «%1»: %2</translation>
     </message>
     <message>
+        <source>The server address %1 is not a valid URL (%2).</source>
+        <translation>La dirección del servidor %1 no es una URL válida (%2).</translation>
+    </message>
+    <message>
+        <source>Cannot open the live channel of %1 (%2).</source>
+        <translation>No se puede abrir el canal en directo de %1 (%2).</translation>
+    </message>
+    <message>
+        <source>The server at %1 is not a ClinicDesk sync server (it answered %2): check the address and port.</source>
+        <translation>El servidor %1 no es un servidor de sincronización de ClinicDesk (respondió %2): compruebe la dirección y el puerto.</translation>
+    </message>
+    <message>
         <source>The server sent an unreadable answer: %1</source>
         <translation>El servidor envió una respuesta ilegible: %1</translation>
     </message>
@@ -850,6 +862,14 @@
     <message>
         <source>The server no longer accepts this device&apos;s credentials: re-enrol it or sign in again.</source>
         <translation>El servidor ya no acepta las credenciales de este equipo: vuelva a registrarlo o inicie sesión de nuevo.</translation>
+    </message>
+    <message>
+        <source>Staff accounts are managed on the clinic&apos;s server: ask its administrator.</source>
+        <translation>Las cuentas del personal se gestionan en el servidor de la clínica: consulte a su administrador.</translation>
+    </message>
+    <message>
+        <source>No refused change with this id: it may have been retried or discarded already.</source>
+        <translation>No hay ningún cambio rechazado con ese identificador: puede que ya se haya reintentado o descartado.</translation>
     </message>
     <message>
         <source>The server does not allow this device or user to do that.</source>
