@@ -447,7 +447,7 @@
     </message>
     <message>
         <source>%1 does not take appointments.</source>
-        <translation>%1 no atiende con cita.</translation>
+        <translation>%1 no admite citas.</translation>
     </message>
     <message>
         <source>%1 is already waiting for %2.</source>
