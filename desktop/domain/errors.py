@@ -69,7 +69,7 @@ class ProbableDuplicate(ClinicError):
 
     code = "probable_duplicate"
 
-    def __init__(self, message: str, *, candidate_ids: list[str]):
+    def __init__(self, message: str | Reason, *, candidate_ids: list[str]):
         super().__init__(message, details={"candidates": candidate_ids})
         self.candidate_ids = candidate_ids
 

@@ -10,6 +10,7 @@ import phonenumbers
 from unidecode import unidecode
 
 from desktop.domain.errors import InvalidInput
+from desktop.domain.reasons import Reason
 
 MAX_AGE_YEARS = 130
 SEXES = ("female", "male", "other", "unknown")
@@ -25,11 +26,11 @@ def name_key(full_name: str) -> str:
 def clean_name(full_name: str) -> str:
     name = " ".join(full_name.split())
     if len(name) < 2:
-        raise InvalidInput("Please enter the patient's full name.", field="full_name")
+        raise InvalidInput(Reason.of("patient.name_missing"), field="full_name")
     if len(name) > 120:
-        raise InvalidInput("The name is too long (120 characters at most).", field="full_name")
+        raise InvalidInput(Reason.of("patient.name_too_long"), field="full_name")
     if not any(ch.isalpha() for ch in name):
-        raise InvalidInput("The name must contain letters.", field="full_name")
+        raise InvalidInput(Reason.of("patient.name_without_letters"), field="full_name")
     return name
 
 
@@ -40,17 +41,17 @@ def normalise_phone(raw: str | None, region: str) -> str | None:
     try:
         number = phonenumbers.parse(raw, region)
     except phonenumbers.NumberParseException:
-        raise InvalidInput("That phone number could not be read.", field="phone") from None
+        raise InvalidInput(Reason.of("patient.unreadable_phone"), field="phone") from None
     if not phonenumbers.is_valid_number(number):
-        raise InvalidInput("That phone number is not valid.", field="phone")
+        raise InvalidInput(Reason.of("patient.bad_phone"), field="phone")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def check_birth_date(birth_date: date, today: date) -> date:
     if birth_date > today:
-        raise InvalidInput("The date of birth cannot be in the future.", field="birth_date")
+        raise InvalidInput(Reason.of("patient.born_in_future"), field="birth_date")
     if age_on(birth_date, today) > MAX_AGE_YEARS:
-        raise InvalidInput("Please check the date of birth.", field="birth_date")
+        raise InvalidInput(Reason.of("patient.bad_birth_date"), field="birth_date")
     return birth_date
 
 

@@ -51,13 +51,13 @@ _REQUIRED = ("name", "dose", "route", "frequency", "duration")
 def validate_medicines(items: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
     """Check each medicine line; errors name the line, e.g. `medicines[2].dose`."""
     if not items:
-        raise InvalidInput("Add at least one medicine.", field="medicines")
+        raise InvalidInput(Reason.of("rx.no_medicines"), field="medicines")
     if len(items) > MAX_MEDICINES:
         raise InvalidInput(Reason.of("rx.too_many_medicines", most=MAX_MEDICINES), field="medicines")
     out: list[dict[str, str]] = []
     for i, raw in enumerate(items):
         if not isinstance(raw, Mapping):
-            raise InvalidInput("Each medicine must be a set of fields.", field=f"medicines[{i}]")
+            raise InvalidInput(Reason.of("rx.bad_medicine"), field=f"medicines[{i}]")
         values = {k: str(raw.get(k) or "").strip() for k in Medicine.__dataclass_fields__}
         for key in _REQUIRED:
             if not values[key]:

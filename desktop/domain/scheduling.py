@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from desktop.domain.errors import InvalidInput
+from desktop.domain.reasons import Reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,13 +157,13 @@ class SlotList(Sequence[Slot]):
 
 def validate_window(start: time, end: time, *, slot_minutes: int, capacity: int, buffer_minutes: int) -> None:
     if end <= start:
-        raise InvalidInput("The end of working hours must be after the start.", field="end")
+        raise InvalidInput(Reason.of("availability.hours_end_first"), field="end")
     if not 5 <= slot_minutes <= 240:
-        raise InvalidInput("Slot length must be between 5 and 240 minutes.", field="slot_minutes")
+        raise InvalidInput(Reason.of("availability.bad_slot_length"), field="slot_minutes")
     if not 1 <= capacity <= 50:
-        raise InvalidInput("Patients per slot must be between 1 and 50.", field="capacity")
+        raise InvalidInput(Reason.of("availability.bad_slot_capacity"), field="capacity")
     if not 0 <= buffer_minutes <= 120:
-        raise InvalidInput("The buffer must be between 0 and 120 minutes.", field="buffer_minutes")
+        raise InvalidInput(Reason.of("availability.bad_buffer"), field="buffer_minutes")
 
 
 def local_ts(day: date, at: time, tz: ZoneInfo) -> int:

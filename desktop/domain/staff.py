@@ -18,7 +18,7 @@ _hasher = PasswordHasher()
 
 def hash_password(password: str) -> str:
     if len(password) < 8:
-        raise InvalidInput("Passwords need at least 8 characters.", field="password")
+        raise InvalidInput(Reason.of("staff.short_password"), field="password")
     return _hasher.hash(password)
 
 
@@ -35,7 +35,7 @@ def check_clinic(*, name: str, timezone: str, region: str, min_notice_minutes: i
     """A clinic's settings as stored (name with spaces folded, region upper-case), or InvalidInput."""
     name = " ".join(name.split())
     if not name:
-        raise InvalidInput("The clinic needs a name.", field="name")
+        raise InvalidInput(Reason.of("clinic.name_missing"), field="name")
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
@@ -44,7 +44,7 @@ def check_clinic(*, name: str, timezone: str, region: str, min_notice_minutes: i
     if region not in phonenumbers.SUPPORTED_REGIONS:
         raise InvalidInput(Reason.of("clinic.unknown_region", region=region), field="region")
     if not 0 <= min_notice_minutes <= 7 * 24 * 60:
-        raise InvalidInput("Minimum notice must be between 0 and 7 days.", field="min_notice_minutes")
+        raise InvalidInput(Reason.of("clinic.bad_notice"), field="min_notice_minutes")
     return name, region
 
 
@@ -53,9 +53,9 @@ def check_clinician(*, name: str, username: str, role: str) -> tuple[str, str, R
     name = " ".join(name.split())
     username = username.strip().lower()
     if not name:
-        raise InvalidInput("Enter the staff member's name.", field="name")
+        raise InvalidInput(Reason.of("staff.name_missing"), field="name")
     if not username or not username.replace(".", "").replace("_", "").isalnum():
-        raise InvalidInput("Usernames use letters, digits, dots and underscores.", field="username")
+        raise InvalidInput(Reason.of("staff.bad_username"), field="username")
     if role not in {r.value for r in STAFF_ROLES}:
         raise InvalidInput(Reason.of("staff.unknown_role", role=role), field="role")
     return name, username, Role(role)

@@ -28,7 +28,7 @@ def _doctor(uow: UnitOfWork, clinician_id: str) -> Clinician:
 
 def _check_weekday(weekday: int) -> None:
     if not 0 <= weekday <= 6:
-        raise InvalidInput("The weekday must be 0 (Monday) to 6 (Sunday).", field="weekday")
+        raise InvalidInput(Reason.of("availability.bad_weekday"), field="weekday")
 
 
 def set_hours(
@@ -52,9 +52,9 @@ def set_hours(
     _check_weekday(weekday)
     validate_window(start, end, slot_minutes=slot_minutes, capacity=capacity, buffer_minutes=buffer_minutes)
     if daily_cap is not None and daily_cap < 1:
-        raise InvalidInput("The daily cap must be at least 1.", field="daily_cap")
+        raise InvalidInput(Reason.of("availability.bad_daily_cap"), field="daily_cap")
     if valid_from and valid_to and valid_to < valid_from:
-        raise InvalidInput("'Valid to' is before 'valid from'.", field="valid_to")
+        raise InvalidInput(Reason.of("availability.valid_to_before_from"), field="valid_to")
     for rule in _rules(uow.session, clinician_id, "hours"):
         same_time = rule.weekday == weekday and rule.start_time < end and start < rule.end_time
         if same_time and _periods_overlap(rule.valid_from, rule.valid_to, valid_from, valid_to):
@@ -88,7 +88,7 @@ def add_break(
     doctor = _doctor(uow, clinician_id)
     _check_weekday(weekday)
     if end <= start:
-        raise InvalidInput("The break must end after it starts.", field="end")
+        raise InvalidInput(Reason.of("availability.break_ends_first"), field="end")
     row = uow.add(
         Availability(
             clinic_id=doctor.clinic_id,
@@ -110,7 +110,7 @@ def add_leave(
     require(actor.role, "availability.edit")
     doctor = _doctor(uow, clinician_id)
     if last_day < first_day:
-        raise InvalidInput("The leave must end on or after its first day.", field="last_day")
+        raise InvalidInput(Reason.of("availability.leave_ends_first"), field="last_day")
     row = uow.add(
         Availability(
             clinic_id=doctor.clinic_id,

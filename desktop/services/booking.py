@@ -174,9 +174,9 @@ def book(
     require(actor.role, "appointment.book")
     kind, urgency = AppointmentType(kind), Urgency(urgency)
     if actor.role is Role.KIOSK and kind not in KIOSK_BOOKS:
-        raise InvalidInput("The kiosk books kiosk and walk-in visits only.", field="kind")
+        raise InvalidInput(Reason.of("booking.kiosk_kinds_only"), field="kind")
     if len(reason) > 300:
-        raise InvalidInput("Keep the reason under 300 characters.", field="reason")
+        raise InvalidInput(Reason.of("booking.reason_too_long"), field="reason")
     session = uow.session
     session.flush()  # what this unit of work changed so far counts in the checks
     clinic = current_clinic(session)
@@ -189,9 +189,9 @@ def book(
         seat = None
     else:
         if starts_at is None:
-            raise InvalidInput("Choose a time for the appointment.", field="starts_at")
+            raise InvalidInput(Reason.of("booking.time_missing"), field="starts_at")
         if starts_at.tzinfo is None:
-            raise InvalidInput("The time must include its time zone.", field="starts_at")
+            raise InvalidInput(Reason.of("booking.time_without_zone"), field="starts_at")
         # Slots are in UTC; a clinic-zone time in the repeated hour of a DST change never
         # compares equal to another zone's, so compare in UTC.
         slot = _slot_at(uow, doctor, starts_at.astimezone(UTC))
@@ -275,7 +275,7 @@ def accept(uow: UnitOfWork, *, actor: Actor, appointment_id: str) -> Appointment
 
 def reject(uow: UnitOfWork, *, actor: Actor, appointment_id: str, reason: str) -> AppointmentRecord:
     if not reason.strip():
-        raise InvalidInput("Tell the patient why the request is rejected.", field="reason")
+        raise InvalidInput(Reason.of("booking.rejection_needs_reason"), field="reason")
     return transition(
         uow, actor=actor, appointment_id=appointment_id, to=AppointmentStatus.REJECTED, note=reason
     )
@@ -345,9 +345,9 @@ def book_follow_ups(
     """
     require(actor.role, "appointment.manage")
     if not 1 <= every_weeks <= 52:
-        raise InvalidInput("Repeat every 1 to 52 weeks.", field="every_weeks")
+        raise InvalidInput(Reason.of("booking.bad_repeat_weeks"), field="every_weeks")
     if not 1 <= count <= 26:
-        raise InvalidInput("Book between 1 and 26 follow-ups at once.", field="count")
+        raise InvalidInput(Reason.of("booking.bad_follow_up_count"), field="count")
     clinic = current_clinic(uow.session)
     tz = clinic_zone(clinic)
     local_first = first_start.astimezone(tz)
@@ -439,7 +439,7 @@ def join_waitlist(
 ) -> WaitlistEntryRecord:
     require(actor.role, "appointment.book")
     if latest < earliest:
-        raise InvalidInput("The last acceptable day is before the first.", field="latest")
+        raise InvalidInput(Reason.of("waitlist.bad_day_range"), field="latest")
     patient = _patient(uow.session, patient_id)
     doctor = _doctor(uow.session, clinician_id)
     already = uow.session.scalar(
@@ -518,11 +518,11 @@ def offer_freed_slot(
 def accept_offer(uow: UnitOfWork, *, actor: Actor, entry_id: str) -> AppointmentRecord:
     entry = get(uow.session, WaitlistEntry, entry_id)
     if entry.status != WaitlistStatus.OFFERED or entry.offered_start is None:
-        raise InvalidInput("There is no open offer for this patient.", field="entry_id")
+        raise InvalidInput(Reason.of("waitlist.no_open_offer"), field="entry_id")
     if entry.offer_expires_at and entry.offer_expires_at < uow.now():
         # Nothing is written (the unit of work rolls back): a lapsed offer already counts as
         # waiting when the next slot is freed (see offer_freed_slot).
-        raise BookingConflict("The offer has expired; the patient stays on the waiting list.")
+        raise BookingConflict(Reason.of("waitlist.offer_expired"))
     appointment = book(
         uow,
         actor=actor,
@@ -542,7 +542,7 @@ def decline_offer(uow: UnitOfWork, *, actor: Actor, entry_id: str) -> WaitlistEn
     require(actor.role, "appointment.book")
     entry = get(uow.session, WaitlistEntry, entry_id)
     if entry.status != WaitlistStatus.OFFERED or entry.offered_start is None:
-        raise InvalidInput("There is no open offer for this patient.", field="entry_id")
+        raise InvalidInput(Reason.of("waitlist.no_open_offer"), field="entry_id")
     start = entry.offered_start
     entry.status, entry.offered_start, entry.offer_expires_at = WaitlistStatus.WAITING.value, None, None
     entry.joined_at = uow.now()  # back of the line

@@ -74,9 +74,7 @@ def add_clinician(
     `password_hash`: one already hashed (the demo gives every account the same one)."""
     require(actor.role, "staff.manage")
     if uow.session.scalar(_ENROLLED):
-        raise NotAllowed(
-            "Staff accounts are managed on the clinic's server: ask its administrator.", field="username"
-        )
+        raise NotAllowed(Reason.of("staff.managed_on_server"), field="username")
     clinic = current_clinic(uow.session)
     name, username, role = check_clinician(name=name, username=username, role=role)
     taken = uow.session.scalar(select(Clinician.id).where(Clinician.username == username))

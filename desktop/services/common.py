@@ -158,7 +158,7 @@ def current_clinic(session: Session) -> ClinicInfo:
     """The clinic this device belongs to (the only one, on a device)."""
     clinic = cached(session, _load_clinic)
     if clinic is None:
-        raise NotFound("This device is not set up for a clinic yet. Run `clinic init`.")
+        raise NotFound(Reason.of("clinic.not_set_up"))
     return clinic
 
 

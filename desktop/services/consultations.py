@@ -35,7 +35,7 @@ def start(
     """Open a consultation; the appointment and the token move to `in_consultation` with it."""
     require(actor.role, "consultation.write")
     if mode not in ("in_person", "video"):
-        raise InvalidInput("Mode is in_person or video.", field="mode")
+        raise InvalidInput(Reason.of("consultation.bad_mode"), field="mode")
     session = uow.session
     token = get(session, QueueToken, token_id) if token_id else None
     appointment_id = appointment_id or (token.appointment_id if token else None)
@@ -93,9 +93,9 @@ def save_notes(
     require(actor.role, "consultation.write")
     consultation = get(uow.session, Consultation, consultation_id)
     if consultation.status != ConsultationStatus.OPEN:
-        raise ImmutableRecord("This consultation is closed; its notes can no longer be changed.")
+        raise ImmutableRecord(Reason.of("consultation.notes_closed"))
     if diagnosis is not None and len(diagnosis) > 300:
-        raise InvalidInput("Keep the diagnosis under 300 characters.", field="diagnosis")
+        raise InvalidInput(Reason.of("diagnosis.too_long"), field="diagnosis")
     for field, value in (("complaint", complaint), ("notes", notes), ("diagnosis", diagnosis)):
         if value is not None:
             setattr(consultation, field, value.strip())
@@ -115,7 +115,7 @@ def complete(uow: UnitOfWork, *, actor: Actor, consultation_id: str) -> Consulta
     require(actor.role, "consultation.write")
     consultation = get(uow.session, Consultation, consultation_id)
     if consultation.status != ConsultationStatus.OPEN:
-        raise InvalidInput("This consultation is already closed.", field="consultation_id")
+        raise InvalidInput(Reason.of("consultation.already_closed"), field="consultation_id")
     consultation.status = ConsultationStatus.CLOSED.value
     consultation.ended_at = uow.now()
     uow.label(consultation, "complete_consultation")
@@ -153,12 +153,12 @@ def add_chat_message(
     the same way."""
     require(actor.role, "chat.write")
     if sender_role not in ("doctor", "patient"):
-        raise InvalidInput("The sender is the doctor or the patient.", field="sender_role")
+        raise InvalidInput(Reason.of("chat.bad_sender"), field="sender_role")
     if sender_role == "doctor" and actor.role is not Role.DOCTOR and actor.role is not Role.SYSTEM:
-        raise NotAllowed("Only the doctor can send as the doctor.")
+        raise NotAllowed(Reason.of("chat.doctor_only"))
     body = body.strip()
     if not body:
-        raise InvalidInput("The message is empty.", field="body")
+        raise InvalidInput(Reason.of("chat.empty"), field="body")
     if len(body) > MAX_CHAT:
         raise InvalidInput(Reason.of("chat.too_long", most=MAX_CHAT), field="body")
     consultation = get(uow.session, Consultation, consultation_id)

@@ -62,16 +62,16 @@ def _clean(clinic_region: str, today: date, values: dict[str, object]) -> dict[s
         out["full_name"] = clean_name(str(out["full_name"]))
     if "birth_date" in out:
         if not isinstance(out["birth_date"], date):
-            raise InvalidInput("Enter the date of birth.", field="birth_date")
+            raise InvalidInput(Reason.of("patient.birth_date_missing"), field="birth_date")
         out["birth_date"] = check_birth_date(out["birth_date"], today)
     if "sex" in out and out["sex"] not in SEXES:
-        raise InvalidInput("Choose female, male, other or unknown.", field="sex")
+        raise InvalidInput(Reason.of("patient.bad_sex"), field="sex")
     if "phone" in out:
         out["phone"] = normalise_phone(out["phone"], clinic_region)  # type: ignore[arg-type]
     if "email" in out:
         email = str(out["email"] or "").strip()
         if email and ("@" not in email or "." not in email.rsplit("@", 1)[-1]):
-            raise InvalidInput("That e-mail address is not valid.", field="email")
+            raise InvalidInput(Reason.of("patient.bad_email"), field="email")
         out["email"] = email or None
     if "notify_consent" in out and not isinstance(out["notify_consent"], bool):
         raise InvalidInput("Say whether the patient agrees to messages.", field="notify_consent")
@@ -139,7 +139,7 @@ def register(
     )
     if candidates and not confirm_new:
         raise ProbableDuplicate(
-            "This patient may already be registered. Please check the existing record.",
+            Reason.of("patient.probable_duplicate"),
             candidate_ids=candidates,
         )
     patient = uow.add(
@@ -281,16 +281,16 @@ def merge(uow: UnitOfWork, *, actor: Actor, survivor_id: str, duplicate_id: str)
     The duplicate row stays (pointing at the survivor) so its history is never lost."""
     require(actor.role, "patient.merge")
     if survivor_id == duplicate_id:
-        raise InvalidInput("Choose two different patients to merge.", field="duplicate_id")
+        raise InvalidInput(Reason.of("patient.merge_same"), field="duplicate_id")
     session = uow.session
     survivor = get(session, Patient, survivor_id)
     duplicate = get(session, Patient, duplicate_id)
     if duplicate.merged_into:
-        raise InvalidInput("That record was already merged.", field="duplicate_id")
+        raise InvalidInput(Reason.of("patient.already_merged"), field="duplicate_id")
     if survivor.merged_into:
         # Its visits would land on a record that search no longer shows.
         raise InvalidInput(
-            "That record was itself merged into another one; merge into the current record.",
+            Reason.of("patient.merged_elsewhere"),
             field="survivor_id",
         )
     for model in PATIENT_RECORDS:

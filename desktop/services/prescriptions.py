@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from desktop.domain.errors import ImmutableRecord, InvalidInput
 from desktop.domain.prescriptions import PrescriptionStatus, validate_medicines
+from desktop.domain.reasons import Reason
 from desktop.domain.roles import require
 from desktop.services import audit
 from desktop.services.common import Actor, current_clinic, get, local_day, unused_code
@@ -27,13 +28,13 @@ def _today(uow: UnitOfWork) -> date:
 def _check_content(diagnosis: str, advice: str, follow_up_on: date | None, today: date) -> str:
     diagnosis = diagnosis.strip()
     if not diagnosis:
-        raise InvalidInput("Enter the diagnosis.", field="diagnosis")
+        raise InvalidInput(Reason.of("rx.diagnosis_missing"), field="diagnosis")
     if len(diagnosis) > 300:
-        raise InvalidInput("Keep the diagnosis under 300 characters.", field="diagnosis")
+        raise InvalidInput(Reason.of("diagnosis.too_long"), field="diagnosis")
     if len(advice) > 4000:
-        raise InvalidInput("The advice is too long (4000 characters at most).", field="advice")
+        raise InvalidInput(Reason.of("rx.advice_too_long"), field="advice")
     if follow_up_on is not None and follow_up_on < today:
-        raise InvalidInput("The follow-up date is in the past.", field="follow_up_on")
+        raise InvalidInput(Reason.of("rx.follow_up_past"), field="follow_up_on")
     return diagnosis
 
 
@@ -85,7 +86,7 @@ def edit_draft(
     require(actor.role, "prescription.write")
     rx = get(uow.session, Prescription, prescription_id)
     if rx.status != PrescriptionStatus.DRAFT.value:
-        raise ImmutableRecord("An issued prescription cannot be edited. Issue a correction instead.")
+        raise ImmutableRecord(Reason.of("rx.issued_immutable"))
     rx.diagnosis = _check_content(diagnosis, advice, follow_up_on, _today(uow))
     rx.medicines = validate_medicines(medicines)
     rx.advice = advice.strip()
@@ -97,7 +98,7 @@ def issue(uow: UnitOfWork, *, actor: Actor, prescription_id: str) -> Prescriptio
     require(actor.role, "prescription.write")
     rx = get(uow.session, Prescription, prescription_id)
     if rx.status != PrescriptionStatus.DRAFT.value:
-        raise ImmutableRecord("This prescription has already been issued.")
+        raise ImmutableRecord(Reason.of("rx.already_issued"))
     rx.status = PrescriptionStatus.ISSUED.value
     rx.issued_at = uow.now()
     uow.label(rx, "issue_prescription")
@@ -129,9 +130,9 @@ def correct(
     require(actor.role, "prescription.write")
     old = get(uow.session, Prescription, prescription_id)
     if old.status != PrescriptionStatus.ISSUED.value:
-        raise InvalidInput("Only the current issued prescription can be corrected.", field="prescription_id")
+        raise InvalidInput(Reason.of("rx.not_current"), field="prescription_id")
     if not reason.strip():
-        raise InvalidInput("Say why the prescription is corrected.", field="reason")
+        raise InvalidInput(Reason.of("rx.correction_needs_reason"), field="reason")
     diagnosis = _check_content(diagnosis, advice, follow_up_on, _today(uow))
     old.status = PrescriptionStatus.SUPERSEDED.value
     uow.label(old, "supersede_prescription")

@@ -157,20 +157,20 @@ class SyncClient:
         """A page of the clinic's conflict log (desks only): `{"conflicts": [...], "next", "more"}`."""
         answer = self._call("GET", "/v1/conflicts", params={"since": since, "status": status, "limit": limit})
         if not isinstance(answer, dict) or not isinstance(answer.get("conflicts"), list):
-            raise ServerError("The server sent an unreadable list of conflicts.")
+            raise ServerError(Reason.of("sync.unreadable_conflicts"))
         return answer
 
     def resolve(self, conflict_id: str, request: ResolveRequest) -> dict[str, Any]:
         answer = self._call("POST", f"/v1/conflicts/{conflict_id}/resolve", body=request)
         if not isinstance(answer, dict):
-            raise ServerError("The server sent an unreadable answer.")
+            raise ServerError(Reason.of("sync.unreadable_answer"))
         return answer
 
     def auth_headers(self) -> dict[str, str]:
         """What a call of this client sends to say who it is (the live channel's handshake sends it too)."""
         token = self._token_provider()
         if not token:
-            raise AuthFailed("This device has no server credentials. Enrol it with `clinic enroll`.")
+            raise AuthFailed(Reason.of("sync.no_credentials"))
         return {PROTOCOL_HEADER: str(PROTOCOL_VERSION), "Authorization": f"Bearer {token}"}
 
     def add_clinician(self, request: NewClinician) -> StaffMember:
@@ -254,7 +254,7 @@ class SyncClient:
         try:
             return model.model_validate(answer)
         except ValidationError as exc:
-            raise ServerError(f"The server sent an unreadable answer: {_first(exc)}") from None
+            raise ServerError(Reason.of("sync.unreadable_answer", problem=_first(exc))) from None
 
 
 def _parsed(model: type[M], response: requests.Response, problem: str) -> M:
@@ -269,11 +269,8 @@ def _not_clinicdesk(response: requests.Response) -> NotClinicDesk:
     parts = urlsplit(response.url)
     server = f"{parts.scheme}://{parts.netloc}"
     answer = f"{response.status_code} {response.reason or ''}".strip()
-    return NotClinicDesk(
-        f"The server at {server} is not a ClinicDesk sync server (it answered {answer!r}): "
-        "check the address and port.",
-        status=response.status_code,
-    )
+    reason = Reason.of("sync.not_clinicdesk", server=server, answer=answer)
+    return NotClinicDesk(reason, status=response.status_code)
 
 
 def _error_for(response: requests.Response) -> SyncError:
@@ -287,18 +284,16 @@ def _error_for(response: requests.Response) -> SyncError:
 def error_for_status(status: int, detail: str | None, field: str | None = None) -> SyncError:
     """The typed error of an HTTP error status and the server's `{"detail", "field"}`."""
     if status == 401:
-        return AuthFailed(
-            detail or "The server no longer accepts this device's credentials: re-enrol it or sign in again."
-        )
+        return AuthFailed(detail or Reason.of("sync.credentials_refused"))
     if status == 403:
-        return Forbidden(detail or "The server does not allow this device or user to do that.")
+        return Forbidden(detail or Reason.of("sync.forbidden"))
     if status == 426:
-        return UpgradeRequired(detail or "The server needs a newer ClinicDesk: update this app.")
+        return UpgradeRequired(detail or Reason.of("sync.upgrade_required"))
     if 400 <= status < 500:
         return ServerRejected(
-            detail or f"The server refused the request ({status}).", status=status, field=field
+            detail or Reason.of("sync.request_refused", status=status), status=status, field=field
         )
-    return ServerError(detail or f"The server had a problem ({status}); try again later.", status=status)
+    return ServerError(detail or Reason.of("sync.server_problem", status=status), status=status)
 
 
 def _detail(response: requests.Response) -> tuple[str | None, str | None]:

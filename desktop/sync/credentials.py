@@ -40,6 +40,7 @@ from keyring.errors import KeyringError, PasswordDeleteError
 from keyrings.alt.file import PlaintextKeyring
 from keyrings.alt.file_base import FileBacked
 
+from desktop.domain.reasons import Reason
 from desktop.store.private import private_file
 from desktop.sync.errors import CredentialsUnavailable
 
@@ -72,11 +73,7 @@ class Credentials:
             backend = keyring.get_keyring()
             if not _usable(backend):
                 if not fallback:
-                    raise CredentialsUnavailable(
-                        "No keyring is available on this machine to keep the device's server token. "
-                        "Install and unlock the OS keyring (Secret Service or KWallet on Linux), "
-                        "or allow the data-dir file fallback."
-                    )
+                    raise CredentialsUnavailable(Reason.of("sync.no_keyring"))
                 backend = fallback_backend(self.data_dir)
         self.backend = backend
 
@@ -103,14 +100,18 @@ class Credentials:
         try:
             return self.backend.get_password(SERVICE, self._key(name))
         except KeyringError as exc:
-            raise CredentialsUnavailable(f"The keyring refused to read the {name}: {exc}") from None
+            raise CredentialsUnavailable(
+                Reason.of("sync.keyring_read", name=name, problem=str(exc))
+            ) from None
 
     def set(self, name: str, secret: str) -> None:
         self._prepare_file()
         try:
             self.backend.set_password(SERVICE, self._key(name), secret)
         except KeyringError as exc:
-            raise CredentialsUnavailable(f"The keyring refused to store the {name}: {exc}") from None
+            raise CredentialsUnavailable(
+                Reason.of("sync.keyring_store", name=name, problem=str(exc))
+            ) from None
         self._prepare_file()
 
     def delete(self, name: str) -> None:
@@ -119,7 +120,9 @@ class Credentials:
         except PasswordDeleteError:
             pass  # nothing stored: nothing to forget
         except KeyringError as exc:
-            raise CredentialsUnavailable(f"The keyring refused to forget the {name}: {exc}") from None
+            raise CredentialsUnavailable(
+                Reason.of("sync.keyring_forget", name=name, problem=str(exc))
+            ) from None
 
     def device_token(self) -> str | None:
         return self.get(DEVICE_TOKEN)

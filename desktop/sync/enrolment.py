@@ -40,11 +40,9 @@ def check_server_url(url: str) -> str:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError for a port out of range
     except ValueError as exc:  # 'http://[::1': "Invalid IPv6 URL"
-        raise InvalidInput(f"The server address {url!r} is not a valid URL ({exc}).", field="url") from None
+        raise InvalidInput(Reason.of("enrol.invalid_url", url=url, problem=str(exc)), field="url") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidInput(
-            "The server address must start with http:// or https:// and name a host.", field="url"
-        )
+        raise InvalidInput(Reason.of("enrol.bad_url"), field="url")
     return url
 
 

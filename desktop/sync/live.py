@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
+from desktop.domain.reasons import Reason
 from desktop.sync.client import USER_AGENT, SyncClient, detail_of, error_for_status
 from desktop.sync.errors import Offline, SyncError
 from desktop.sync.protocol import LIVE_PATH, LiveNotice
@@ -71,7 +72,7 @@ def open_live(
         detail, field = detail_of(body)
         raise error_for_status(exc.response.status_code, detail, field) from None
     except (OSError, TimeoutError, InvalidHandshake) as exc:
-        raise Offline(f"Cannot open the live channel of {client.base_url} ({exc}).") from None
+        raise Offline(Reason.of("sync.live_unavailable", url=client.base_url, problem=str(exc))) from None
 
 
 class LiveListener:

@@ -16,6 +16,7 @@ from sqlalchemy import Connection, select, update
 
 from desktop.domain.errors import NotFound
 from desktop.domain.ids import new_id
+from desktop.domain.reasons import Reason
 from desktop.store.local import LocalStore
 from desktop.store.models import ENTITY_MODELS, JournalOp
 from desktop.sync.outbox import gives_birth
@@ -76,7 +77,7 @@ def discard(store: LocalStore, op_id: str) -> None:
 def _refused_op(conn: Connection, op_id: str) -> Any:
     op = conn.execute(select(journal).where(journal.c.op_id == op_id, journal.c.status == REFUSED)).first()
     if op is None:
-        raise NotFound("No refused change with this id: it may have been retried or discarded already.")
+        raise NotFound(Reason.of("sync.no_set_aside"))
     return op
 
 

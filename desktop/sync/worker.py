@@ -311,7 +311,7 @@ class SyncWorker:
     def _open_live(self) -> ClientConnection:
         client = self.client_factory()
         if client is None:
-            raise AuthFailed("This device is not enrolled with a server.")
+            raise AuthFailed(Reason.of("sync.not_enrolled"))
         try:
             return open_live(client, ping_interval=self.live_ping, ping_timeout=self.live_ping)
         finally:

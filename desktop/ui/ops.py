@@ -13,8 +13,9 @@ It never touches a widget.
 
 `success(result)` and `failure(error)` run on the GUI thread, and only while the screen that
 asked still exists. A `ClinicError` (bad input, not allowed, not found...) goes to `failure`;
-without one, and for any other exception, the runner logs it (a bug: with its traceback) and
-emits `AppSignals.problem` with a calm sentence: the app goes on.
+without one, its reason goes to `AppSignals.refused` (the notice line shows it in the user's
+language). Any other exception is a bug: the runner logs it with its traceback and emits
+`AppSignals.problem` with a calm sentence; the app goes on.
 
 After a write commits, `AppSignals.changed` carries what it changed with the screen as
 initiator, before `success` runs: that screen updates itself from the result and skips the reload.
@@ -177,7 +178,7 @@ class OpRunner(QObject):
             if op.on_failure is not None and isValid(op.parent):
                 op.on_failure(exc)
             else:
-                self.signals.problem.emit(exc.message)
+                self.signals.refused.emit(exc.reason)
             return
         log.error("an op failed", exc_info=exc)
         self.signals.problem.emit(problem_text())

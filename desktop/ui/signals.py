@@ -20,3 +20,4 @@ class AppSignals(QObject):
     changed = Signal(object, object)
     language_changed = Signal(str)  # the new language code ("en", "es")
     problem = Signal(str)  # a calm, translated sentence for the user; details are in the log
+    refused = Signal(object)  # a Reason: an action refused by a typed error no screen handled

@@ -38,6 +38,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
         self.setWindowIcon(icon("clinicdesk"))
         ctx.signals.problem.connect(self.notice.show_message)
+        ctx.signals.refused.connect(self.notice.show_reason)
         ctx.signals.language_changed.connect(self._translate_ui)
         self._translate_ui()
 
@@ -50,3 +51,4 @@ class MainWindow(QMainWindow):
 
     def _translate_ui(self, _language: str = "") -> None:
         self.setWindowTitle(mode_title(self.mode))
+        self.notice.translate_ui()

@@ -8,6 +8,7 @@ from PySide6.QtCore import QCoreApplication
 from PySide6.QtWidgets import QLabel, QWidget
 
 from desktop.sync.worker import SyncStatus
+from desktop.ui.reasons import fill, number, render
 
 BadgeState = Literal["offline", "syncing", "synced", "attention"]
 ATTENTION = ("auth_failed", "upgrade_required", "error")
@@ -53,4 +54,19 @@ class SyncBadge(QLabel):
     def translate_ui(self) -> None:
         self.setProperty("state", self.state)
         self.setText(badge_text(self.state))
+        details = self.details()
+        self.setToolTip(details)
+        self.setAccessibleDescription(details)
         self.setAccessibleName(QCoreApplication.translate("SyncBadge", "Sync status"))
+
+    def details(self) -> str:
+        """Why the badge says what it says, one line per reason (its tooltip), in the current language."""
+        status = self.status
+        if status is None:
+            return ""
+        lines = [render(reason) for reason in (status.last_error, status.clock_warning) if reason is not None]
+        if status.open_conflicts:
+            lines.append(
+                fill(self.tr("Open conflicts to resolve at the desk: %1"), number(status.open_conflicts))
+            )
+        return "\n".join(lines)
