@@ -1,0 +1,248 @@
+"""The call window (issue 13): two windows, a doctor's desk and a kiosk, in one real call through the
+real signalling server on 127.0.0.1, with real aiortc peers and the synthetic sources."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from PySide6.QtCore import QCoreApplication, Qt
+from PySide6.QtWidgets import QAbstractButton, QLabel, QLineEdit, QListWidget, QPlainTextEdit, QWidget
+from sqlalchemy import select
+
+from desktop.app import App
+from desktop.calls import ConsultationChat
+from desktop.store.models import ChatMessage
+from desktop.sync.client import SyncClient
+from desktop.ui.call.controller import CallLink, CallState, synthetic_sources
+from desktop.ui.call.window import CallWindow, open_call_window
+from tests.fixtures.call import Telehealth, book_telehealth, sides, telehealth  # noqa: F401
+from tests.fixtures.server import device_template, live_server, server_database_url  # noqa: F401
+from tests.fixtures.ui import AppFactory, audio_sink, make_app  # noqa: F401
+from tests.sync_support import Device
+
+
+def wait_for(qtbot: Any, predicate: Callable[[], bool], timeout_s: float = 15.0) -> None:
+    qtbot.waitUntil(predicate, timeout=int(timeout_s * 1000))
+
+
+def app_for(make_app: AppFactory, t: Telehealth, device: Device, mode: str) -> App:
+    url, token = t.server.base_url, device.enrolled.token
+    return make_app(
+        device.store, mode, client_factory=lambda: SyncClient(url, token_provider=lambda: token), lock=False
+    )
+
+
+@pytest.fixture
+def windows(
+    qtbot: Any, make_app: AppFactory, telehealth: Telehealth
+) -> Iterator[tuple[CallWindow, CallWindow]]:
+    t = telehealth
+    desk, kiosk = app_for(make_app, t, t.desk, "desk"), app_for(make_app, t, t.kiosk, "kiosk")
+    with t.desk.store.reading() as session:
+        from desktop.store.models import Appointment
+
+        patient_id = session.get(Appointment, t.appointment_id).patient_id
+    doctor_link = CallLink(
+        t.appointment_id,
+        "doctor",
+        t.signalling("doctor"),
+        sources=lambda: synthetic_sources(440.0),
+        chat_log=ConsultationChat(t.desk.store, actor=t.doctor, consultation_id=t.consultation_id),
+        consultation_id=t.consultation_id,
+        patient_id=patient_id,
+    )
+    patient_link = CallLink(
+        t.appointment_id, "patient", t.signalling("patient"), sources=lambda: synthetic_sources(1000.0)
+    )
+    doctor = open_call_window(desk.ctx, doctor_link, actor=t.doctor, server_check=lambda: True)
+    patient = open_call_window(kiosk.ctx, patient_link, server_check=lambda: True)
+    for window in (doctor, patient):
+        qtbot.addWidget(window)
+    yield doctor, patient
+    for window in (doctor, patient):
+        window.close()
+
+
+def join_both(qtbot: Any, doctor: CallWindow, patient: CallWindow) -> None:
+    qtbot.mouseClick(patient.precall.join_button, Qt.MouseButton.LeftButton)
+    wait_for(qtbot, lambda: patient.state == CallState.WAITING)
+    qtbot.mouseClick(doctor.precall.join_button, Qt.MouseButton.LeftButton)
+    wait_for(qtbot, lambda: doctor.state == CallState.CONNECTED and patient.state == CallState.CONNECTED)
+
+
+def test_the_precall_check_shows_the_preview_and_the_microphone(qtbot: Any, windows: Any) -> None:
+    doctor, _patient = windows
+    assert doctor.stack.currentWidget() is doctor.precall
+    wait_for(qtbot, lambda: doctor.precall.preview.frames > 5)
+    wait_for(qtbot, lambda: doctor.precall.mic_level.value() > 40)  # the tone at 0.3 of full scale
+    assert "can be reached" in doctor.precall.server_label.text()
+
+
+def test_the_waiting_room_then_the_call_paints_frames(qtbot: Any, windows: Any) -> None:
+    doctor, patient = windows
+    qtbot.mouseClick(patient.precall.join_button, Qt.MouseButton.LeftButton)
+    wait_for(qtbot, lambda: patient.state == CallState.WAITING)
+    assert "Waiting for the other person" in patient.call.status.text()
+    assert patient.call.remote.frames == 0
+    qtbot.mouseClick(doctor.precall.join_button, Qt.MouseButton.LeftButton)
+    wait_for(qtbot, lambda: doctor.state == CallState.CONNECTED and patient.state == CallState.CONNECTED)
+    assert patient.call.status.text() == "Connected"
+    start = patient.call.remote.painted
+    wait_for(qtbot, lambda: patient.call.remote.painted > start + 20 and doctor.call.remote.painted > 20)
+    before = patient.call.remote.grab().toImage()
+    qtbot.wait(300)
+    assert patient.call.remote.grab().toImage() != before  # the picture moves
+    wait_for(qtbot, lambda: doctor.quality is not None)
+    assert doctor.call.quality.text().startswith("Connection:")
+    wait_for(qtbot, lambda: doctor.call.timer_label.text() != "00:00", 3)
+
+
+def focus(qtbot: Any, window: CallWindow) -> None:
+    """Shortcuts belong to the active window: make this one active, as a click on it would."""
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=3000)
+    window.call.remote.setFocus()
+
+
+def packets_sent(window: CallWindow) -> tuple[int, int]:
+    stats = window.controller.loop.run(window.controller.session.read_stats())
+    return stats.audio_packets_sent, stats.video_packets_sent
+
+
+def test_the_shortcuts(qtbot: Any, windows: Any) -> None:
+    doctor, patient = windows
+    join_both(qtbot, doctor, patient)
+    focus(qtbot, patient)
+    qtbot.keyClick(patient.call.remote, Qt.Key.Key_Space)
+    wait_for(qtbot, lambda: patient.controller.session.muted, 2)
+    assert patient.call.mute.text() == "Unmute"
+    qtbot.wait(300)
+    audio_before, video_before = packets_sent(patient)
+    qtbot.wait(1000)
+    audio_after, video_after = packets_sent(patient)
+    assert audio_after == audio_before and video_after > video_before + 10  # muted: no audio leaves
+    qtbot.keyClick(patient.call.remote, Qt.Key.Key_V)
+    wait_for(qtbot, lambda: patient.controller.session.camera_off, 2)
+    assert patient.call.camera.text() == "Camera on"
+    qtbot.keyClick(patient.call.remote, Qt.Key.Key_C)
+    assert not patient.call.chat_panel.isVisible()
+    qtbot.keyClick(patient.call.remote, Qt.Key.Key_C)
+    assert patient.call.chat_panel.isVisible()
+    qtbot.keyClick(patient.call.remote, Qt.Key.Key_S)
+    wait_for(qtbot, lambda: patient.controller.session.sharing is not None, 2)
+    assert patient.call.share.text() == "Stop sharing"
+    qtbot.keyClick(patient.call.remote, Qt.Key.Key_Space)
+    wait_for(qtbot, lambda: not patient.controller.session.muted, 2)
+
+
+def test_escape_asks_first_and_ends_only_after_confirming(qtbot: Any, windows: Any) -> None:
+    doctor, patient = windows
+    join_both(qtbot, doctor, patient)
+    focus(qtbot, doctor)
+    qtbot.keyClick(doctor.call.remote, Qt.Key.Key_Escape)
+    box = doctor.confirm_box
+    assert box is not None and box.isVisible()
+    box.escapeButton().click()  # "Stay in the call"
+    qtbot.wait(500)
+    assert doctor.state == CallState.CONNECTED and doctor.stack.currentWidget() is doctor.call
+    qtbot.keyClick(doctor.call.remote, Qt.Key.Key_Escape)
+    box = doctor.confirm_box
+    yes = next(b for b in box.buttons() if box.buttonRole(b) == box.ButtonRole.AcceptRole)
+    yes.click()
+    wait_for(qtbot, lambda: doctor.stack.currentWidget() is doctor.ended)
+    wait_for(qtbot, lambda: patient.stack.currentWidget() is patient.ended)  # the other side was told
+    assert doctor.ended.message.text() == "The call has ended. Thank you."
+
+
+def test_chat_typed_in_one_window_appears_in_the_other_and_is_stored(
+    qtbot: Any, windows: Any, telehealth: Telehealth
+) -> None:
+    doctor, patient = windows
+    join_both(qtbot, doctor, patient)
+    qtbot.keyClicks(patient.call.chat_input, "I have a headache")
+    qtbot.keyClick(patient.call.chat_input, Qt.Key.Key_Return)
+    wait_for(qtbot, lambda: doctor.call.chat_list.count() == 1)
+    assert doctor.call.chat_list.item(0).text().endswith("I have a headache")
+    assert doctor.call.chat_list.item(0).text().startswith("Patient")
+    assert patient.call.chat_list.item(0).text().startswith("You")
+    qtbot.keyClicks(doctor.call.chat_input, "Since when?")
+    qtbot.mouseClick(doctor.call.send, Qt.MouseButton.LeftButton)
+    wait_for(qtbot, lambda: patient.call.chat_list.count() == 2)
+    with telehealth.desk.store.reading() as session:
+        bodies = [m.body for m in session.scalars(select(ChatMessage).order_by(ChatMessage.sent_at))]
+    assert bodies == ["I have a headache", "Since when?"]
+
+
+def test_the_doctor_sees_the_summary_and_saves_notes(
+    qtbot: Any, windows: Any, telehealth: Telehealth
+) -> None:
+    doctor, patient = windows
+    assert patient.call.doctor_panel is None  # the kiosk shows nothing of the record
+    panel = doctor.call.doctor_panel
+    assert panel is not None
+    wait_for(qtbot, lambda: panel.history is not None, 5)
+    assert "Asha Verma" in panel.summary.text()
+    panel.notes.setPlainText("Headache for two days.")
+    qtbot.mouseClick(panel.save, Qt.MouseButton.LeftButton)
+    wait_for(qtbot, lambda: panel.saved.text() == "Notes saved.", 5)
+    from desktop.store.models import Consultation
+
+    with telehealth.desk.store.reading() as session:
+        assert session.get(Consultation, telehealth.consultation_id).notes == "Headache for two days."
+
+
+def visible_widgets(window: QWidget) -> list[QWidget]:
+    return [w for w in window.findChildren(QWidget) if w.isVisible()]
+
+
+def texts(window: QWidget) -> list[str]:
+    found = []
+    for w in visible_widgets(window):
+        if isinstance(w, (QLabel, QAbstractButton)) and w.text().strip():
+            found.append(w.text())
+    return found
+
+
+def check_no_elision_and_names(window: QWidget) -> None:
+    for w in visible_widgets(window):
+        if isinstance(w, (QAbstractButton, QLineEdit, QPlainTextEdit, QListWidget)):
+            assert w.accessibleName(), f"{type(w).__name__} {w.objectName()} has no accessible name"
+        if isinstance(w, QLabel) and w.text() and not w.wordWrap():
+            needed = w.fontMetrics().horizontalAdvance(w.text().split("\n")[0])
+            assert needed <= w.width(), f"label {w.text()!r} is cut: {needed} > {w.width()}"
+        if isinstance(w, QAbstractButton) and w.text():
+            needed = w.fontMetrics().horizontalAdvance(w.text())
+            assert needed <= w.width(), f"button {w.text()!r} is cut: {needed} > {w.width()}"
+
+
+def test_every_screen_names_its_controls_cuts_no_label_and_speaks_spanish(
+    qtbot: Any, windows: Any, make_app: AppFactory
+) -> None:
+    doctor, patient = windows
+    for window in (doctor, patient):
+        window.resize(1366, 768)
+    pages: list[tuple[CallWindow, list[str]]] = []
+    check_no_elision_and_names(doctor)
+    english_precall = texts(doctor)
+    join_both(qtbot, doctor, patient)
+    qtbot.keyClicks(patient.call.chat_input, "Hello")
+    qtbot.keyClick(patient.call.chat_input, Qt.Key.Key_Return)
+    wait_for(qtbot, lambda: doctor.call.chat_list.count() == 1)
+    qtbot.wait(200)
+    for window in (doctor, patient):
+        check_no_elision_and_names(window)
+        pages.append((window, texts(window)))
+    doctor.ctx.translations.set_language("es")
+    patient.ctx.translations.set_language("es")
+    QCoreApplication.processEvents()
+    for window, english in pages:
+        check_no_elision_and_names(window)
+        spanish = texts(window)
+        unchanged = [
+            text for text in spanish if text in english and not text[:1].isdigit() and "Asha" not in text
+        ]
+        assert not unchanged, f"not translated: {unchanged}"
+    assert "Conectado" in doctor.call.status.text()
+    assert english_precall  # the pre-call page was read in English first
