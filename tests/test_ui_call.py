@@ -12,10 +12,11 @@ from PySide6.QtWidgets import QAbstractButton, QLabel, QLineEdit, QListWidget, Q
 from sqlalchemy import select
 
 from desktop.app import App
-from desktop.calls import ConsultationChat
-from desktop.store.models import ChatMessage
+from desktop.calls import call_link, synthetic_sources
+from desktop.settings import load_settings
+from desktop.store.models import Appointment, ChatMessage
 from desktop.sync.client import SyncClient
-from desktop.ui.call.controller import CallLink, CallState, synthetic_sources
+from desktop.ui.call.controller import CallState
 from desktop.ui.call.window import CallWindow, open_call_window
 from tests.fixtures.call import Telehealth, book_telehealth, sides, telehealth  # noqa: F401
 from tests.fixtures.server import device_template, live_server, server_database_url  # noqa: F401
@@ -40,24 +41,26 @@ def windows(
 ) -> Iterator[tuple[CallWindow, CallWindow]]:
     t = telehealth
     desk, kiosk = app_for(make_app, t, t.desk, "desk"), app_for(make_app, t, t.kiosk, "kiosk")
-    with t.desk.store.reading() as session:
-        from desktop.store.models import Appointment
-
-        patient_id = session.get(Appointment, t.appointment_id).patient_id
-    doctor_link = CallLink(
+    doctor_link = call_link(
+        t.desk.store,
+        load_settings(data_dir=t.desk.store.data_dir),
         t.appointment_id,
-        "doctor",
-        t.signalling("doctor"),
+        token=lambda: t.doctor_token,
+        doctor=t.doctor,
         sources=lambda: synthetic_sources(440.0),
-        chat_log=ConsultationChat(t.desk.store, actor=t.doctor, consultation_id=t.consultation_id),
-        consultation_id=t.consultation_id,
-        patient_id=patient_id,
     )
-    patient_link = CallLink(
-        t.appointment_id, "patient", t.signalling("patient"), sources=lambda: synthetic_sources(1000.0)
+    assert doctor_link.consultation_id == t.consultation_id  # the desk's open video consultation
+    with t.kiosk.store.reading() as session:
+        code = session.get(Appointment, t.appointment_id).code
+    patient_link = call_link(
+        t.kiosk.store,
+        load_settings(data_dir=t.kiosk.store.data_dir),
+        code,
+        token=lambda: t.kiosk.enrolled.token,
+        sources=lambda: synthetic_sources(1000.0),
     )
-    doctor = open_call_window(desk.ctx, doctor_link, actor=t.doctor, server_check=lambda: True)
-    patient = open_call_window(kiosk.ctx, patient_link, server_check=lambda: True)
+    doctor = open_call_window(desk.ctx, doctor_link, actor=t.doctor)
+    patient = open_call_window(kiosk.ctx, patient_link)
     for window in (doctor, patient):
         qtbot.addWidget(window)
     yield doctor, patient

@@ -10,47 +10,25 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
+from desktop.calls import CallLink, synthetic_sources
 from desktop.media.loop import MediaLoop
+from desktop.media.precall import server_answers
 from desktop.media.qt_sink import FrameBridge
 from desktop.media.session import (
     CallEvents,
-    CallOptions,
     CallSession,
     CallSources,
     CallState,
     ChatLine,
-    ChatLog,
 )
-from desktop.media.signalling import SignallingFactory
-from desktop.media.tracks import SharedSource, TestPatternTrack, ToneTrack, shared
+from desktop.media.tracks import SharedSource
 
 __all__ = ["CallController", "CallLink", "CallState", "ChatLine", "synthetic_sources"]
-
-
-def synthetic_sources(tone: float = 440.0) -> CallSources:
-    """The test pattern and a tone: tests, the demo, a test call."""
-    return CallSources(shared(TestPatternTrack(320, 240)), shared(ToneTrack(tone)))
-
-
-@dataclass
-class CallLink:
-    """How one side reaches its call: its role, the signalling room, what it sends, where it keeps
-    the chat (the doctor's desk) and the options (recording folder, consent log, ICE servers)."""
-
-    appointment_id: str
-    role: str  # doctor | patient
-    signalling: SignallingFactory
-    sources: Callable[[], CallSources] = CallSources
-    chat_log: ChatLog | None = None
-    options: CallOptions = field(default_factory=CallOptions)
-    consultation_id: str | None = None  # the doctor's side: the notes beside the video
-    patient_id: str | None = None
 
 
 class CallController(QObject):
@@ -62,6 +40,7 @@ class CallController(QObject):
     recording = Signal(object)  # Path | None
     error = Signal(str)
     finished = Signal()
+    server_checked = Signal(bool)  # the pre-call check: does the clinic's server answer
     mic_level = Signal(int)  # 0-100: the pre-call check's meter
 
     def __init__(self, link: CallLink, parent: QObject | None = None) -> None:
@@ -101,6 +80,16 @@ class CallController(QObject):
     @property
     def state(self) -> CallState:
         return self.session.state
+
+    def check_server(self, check: Callable[[], bool] | None = None) -> None:
+        """Ask, off the GUI thread, whether the server answers (`check`, else its `/v1/health`)."""
+        url = self.link.server_url
+        if check is None and url is None:
+            self.server_checked.emit(False)
+            return
+        probe = check or (lambda: server_answers(url or ""))
+        future = self.loop.submit(asyncio.to_thread(probe))
+        future.add_done_callback(lambda f: self.server_checked.emit(not f.exception() and f.result()))
 
     def join(self) -> None:
         if self._run is None:

@@ -424,8 +424,8 @@ class CallWindow(QMainWindow):
         c.remote.audio.connect(self._play)
         ctx.signals.language_changed.connect(lambda _language: self.translate_ui())
         self.translate_ui()
-        if server_check is not None:
-            self._set_server(server_check())
+        c.server_checked.connect(self._set_server)
+        c.check_server(server_check)
 
     # -- the pre-call check ------------------------------------------------------------------------
 
