@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 
 from desktop.domain.errors import InvalidInput, NotFound
+from desktop.domain.roles import Role
 from desktop.media.session import CallOptions, CallSources, ChatLine, ChatLog, ice_servers
-from desktop.media.signalling import SignallingFactory, WebSocketSignalling, calls_url
+from desktop.media.signalling import MemoryRoom, SignallingFactory, WebSocketSignalling, calls_url
 from desktop.media.tracks import TestPatternTrack, ToneTrack, open_camera, open_microphone, shared
 from desktop.services import audit, booking, consultations
 from desktop.services.common import KIOSK, Actor, get
@@ -174,3 +175,37 @@ def call_link(
         options.recording_dir = store.data_dir / "recordings"
     options.consent_log = consent_logger(store, actor=doctor or KIOSK, appointment_id=appointment.id)
     return link
+
+
+def tour_links(
+    store: LocalStore, code: str, *, doctor: bool, tones: tuple[float, float] = (DOCTOR_TONE, PATIENT_TONE)
+) -> tuple[CallLink, CallLink, Actor | None]:
+    """For the tour: this device's side and a test peer, meeting in memory with the synthetic
+    sources; nothing is stored. On a desk the notes panel shows the appointment's open video
+    consultation, read as its doctor."""
+    with store.reading() as session:
+        appointment = booking.find_by_code(session, code)
+        if appointment is None and (row := session.get(Appointment, code)) is not None:
+            appointment = booking.find_by_code(session, row.code)
+        if appointment is None:
+            raise NotFound(f"No appointment {code} on this device.")
+        consultation_id = session.scalars(
+            select(Consultation.id).where(
+                Consultation.appointment_id == appointment.id,
+                Consultation.mode == "video",
+                Consultation.status == "open",
+            )
+        ).first()
+    room = MemoryRoom()
+    doctor_tone, patient_tone = tones
+    mine, theirs = ("doctor", "patient") if doctor else ("patient", "doctor")
+    tone = {"doctor": doctor_tone, "patient": patient_tone}
+    this = CallLink(appointment.id, mine, room.side(mine), sources=lambda: synthetic_sources(tone[mine]))
+    peer = CallLink(
+        appointment.id, theirs, room.side(theirs), sources=lambda: synthetic_sources(tone[theirs])
+    )
+    actor = None
+    if doctor and consultation_id is not None:
+        this.consultation_id, this.patient_id = consultation_id, appointment.patient_id
+        actor = Actor(Role.DOCTOR, user_id=appointment.clinician_id, name="tour")
+    return this, peer, actor

@@ -3,11 +3,16 @@ real signalling server on 127.0.0.1, with real aiortc peers and the synthetic so
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from PySide6.QtCore import QCoreApplication, Qt
+from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QAbstractButton, QLabel, QLineEdit, QListWidget, QPlainTextEdit, QWidget
 from sqlalchemy import select
 
@@ -22,6 +27,8 @@ from tests.fixtures.call import Telehealth, book_telehealth, sides, telehealth  
 from tests.fixtures.server import device_template, live_server, server_database_url  # noqa: F401
 from tests.fixtures.ui import AppFactory, audio_sink, make_app  # noqa: F401
 from tests.sync_support import Device
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def wait_for(qtbot: Any, predicate: Callable[[], bool], timeout_s: float = 15.0) -> None:
@@ -133,9 +140,14 @@ def test_the_shortcuts(qtbot: Any, windows: Any) -> None:
     assert not patient.call.chat_panel.isVisible()
     qtbot.keyClick(patient.call.remote, Qt.Key.Key_C)
     assert patient.call.chat_panel.isVisible()
-    qtbot.keyClick(patient.call.remote, Qt.Key.Key_S)
-    wait_for(qtbot, lambda: patient.controller.session.sharing is not None, 2)
-    assert patient.call.share.text() == "Stop sharing"
+    qtbot.keyClick(patient.call.remote, Qt.Key.Key_S)  # a kiosk shares no screen: S does nothing there
+    assert not patient.call.share.isVisible()
+    focus(qtbot, doctor)
+    qtbot.keyClick(doctor.call.remote, Qt.Key.Key_S)
+    wait_for(qtbot, lambda: doctor.controller.session.sharing is not None, 2)
+    assert doctor.call.share.text() == "Stop sharing"
+    wait_for(qtbot, lambda: patient.controller.session.sharing is None)
+    focus(qtbot, patient)
     qtbot.keyClick(patient.call.remote, Qt.Key.Key_Space)
     wait_for(qtbot, lambda: not patient.controller.session.muted, 2)
 
@@ -249,3 +261,32 @@ def test_every_screen_names_its_controls_cuts_no_label_and_speaks_spanish(
         assert not unchanged, f"not translated: {unchanged}"
     assert "Conectado" in doctor.call.status.text()
     assert english_precall  # the pre-call page was read in English first
+
+
+def run_clinic(*argv: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(REPO)}
+    return subprocess.run(
+        [sys.executable, "-m", "desktop.cli", *argv],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=env,
+        cwd=REPO,
+    )
+
+
+def test_the_tour_draws_each_screen_of_each_side_in_both_languages(
+    telehealth: Telehealth, tmp_path: Path
+) -> None:
+    t = telehealth
+    out = Path(os.environ.get("CALL_TOUR_DIR", tmp_path / "tour"))
+    with t.kiosk.store.reading() as session:
+        code = session.get(Appointment, t.appointment_id).code
+    for device, size in ((t.kiosk, (1920, 1080)), (t.desk, (1366, 768))):
+        done = run_clinic("--data-dir", str(device.store.data_dir), "call", code, "--tour", str(out))
+        assert done.returncode == 0, done.stderr
+        kind = device.kind
+        for screen in ("precall", "waiting", "connected", "ended"):
+            for language in ("en", "es"):
+                picture = QImage(str(out / f"call-{kind}-{screen}-{language}.png"))
+                assert (picture.width(), picture.height()) == size, (kind, screen, language)

@@ -42,6 +42,14 @@ from desktop.ui.ops import WriteOp
 from desktop.ui.theme import icon
 
 SPEAKER_TEST_S = 1.0
+# The patient's side (a kiosk at 1080p, often a patient of 70): larger type than the desk's.
+PATIENT_STYLE = """
+QLabel, QPushButton, QLineEdit, QListWidget, QPlainTextEdit { font-size: 26px; }
+QLabel[role="heading"] { font-size: 38px; }
+QPushButton { min-height: 90px; padding: 0 24px; }
+QLineEdit { min-height: 64px; }
+QLabel#waitingOverlay { font-size: 40px; }
+"""
 
 
 def state_text(state: str) -> str:
@@ -190,6 +198,7 @@ class CallPage(QWidget):
         self.quality.setObjectName("callQuality")
         self.recording_label = QLabel()
         top = QHBoxLayout()
+        top.setSpacing(32)
         top.addWidget(self.status, 1)
         top.addWidget(self.recording_label)
         top.addWidget(self.quality)
@@ -197,6 +206,11 @@ class CallPage(QWidget):
 
         self.remote = VideoView()
         self.remote.setMinimumSize(320, 180)
+        self.overlay = QLabel(self.remote)  # the waiting room's words, on the empty picture
+        self.overlay.setObjectName("waitingOverlay")
+        self.overlay.setWordWrap(True)
+        self.overlay.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.overlay.setStyleSheet("color: #ffffff; background: transparent; font-size: 30px;")
         self.local = VideoView(self.remote)  # the preview, small, in the far side's corner
         self.local.resize(200, 113)
         controller.remote.video.connect(self.remote.show_frame)
@@ -207,6 +221,7 @@ class CallPage(QWidget):
         self.chat_button = _button("chat", window.toggle_chat, checkable=True)
         self.share = _button("share", window.toggle_share, checkable=True)
         self.consent = _button("consent", window.toggle_consent, checkable=True)
+        self.share.setVisible(controller.role == "doctor")  # a kiosk's screen is the kiosk itself
         self.hang_up = _button("end", window.ask_to_end)
         self.hang_up.setProperty("role", "danger")
         controls = QHBoxLayout()
@@ -219,6 +234,7 @@ class CallPage(QWidget):
         self.chat_heading = QLabel()
         self.chat_list = QListWidget()
         self.chat_list.setWordWrap(True)
+        self.chat_list.setMinimumHeight(160)
         self.typing_label = QLabel()
         self.typing_label.setProperty("role", "muted")
         self.chat_input = QLineEdit()
@@ -261,6 +277,7 @@ class CallPage(QWidget):
         self._place_preview()
 
     def _place_preview(self) -> None:
+        self.overlay.setGeometry(self.remote.rect().adjusted(48, 48, -48, -48))
         width = max(160, self.remote.width() // 4)
         self.local.resize(width, width * 9 // 16)
         self.local.move(
@@ -284,6 +301,7 @@ class DoctorPanel(QWidget):
         self.notes_heading = QLabel()
         self.notes = QPlainTextEdit()
         self.notes.setObjectName("notes")
+        self.notes.setMaximumHeight(160)
         self.save = _button("saveNotes", self.save_notes)
         self.saved = QLabel()
         self.saved.setProperty("role", "muted")
@@ -401,6 +419,8 @@ class CallWindow(QMainWindow):
             self.stack.addWidget(page)
         self.setCentralWidget(self.stack)
         self.setWindowIcon(icon("clinicdesk"))
+        if link.role == "patient":
+            self.setStyleSheet(PATIENT_STYLE)
         self.chat_lines: list[ChatLine] = []
         self.state = CallState.IDLE.value
         self.quality: str | None = None
@@ -490,6 +510,8 @@ class CallWindow(QMainWindow):
             self.call.chat_input.setFocus()
 
     def toggle_share(self) -> None:
+        if not self.call.share.isVisibleTo(self.call):
+            return
         sharing = not self.call.share.property("sharing")
         self.call.share.setProperty("sharing", sharing)
         self.call.share.setChecked(sharing)
@@ -594,6 +616,8 @@ class CallWindow(QMainWindow):
         self.ended.translate_ui()
         page = self.call
         page.status.setText(state_text(self.state))
+        waiting = self.state in (CallState.WAITING, CallState.CONNECTING, CallState.RECONNECTING)
+        page.overlay.setText(state_text(self.state) if waiting else "")
         page.timer_label.setToolTip(QCoreApplication.translate("CallWindow", "How long the call has lasted"))
         page.timer_label.setAccessibleName(QCoreApplication.translate("CallWindow", "Call time"))
         if self.quality is not None:
