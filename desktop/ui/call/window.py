@@ -42,6 +42,7 @@ from desktop.ui.ops import WriteOp
 from desktop.ui.theme import icon
 
 SPEAKER_TEST_S = 1.0
+SIDE_HEADINGS = "QLabel#sideHeading { font-weight: bold; }"
 # The patient's side (a kiosk at 1080p, often a patient of 70): larger type than the desk's.
 PATIENT_STYLE = """
 QLabel, QPushButton, QLineEdit, QListWidget, QPlainTextEdit { font-size: 26px; }
@@ -232,6 +233,7 @@ class CallPage(QWidget):
 
         self.chat_panel = QWidget()
         self.chat_heading = QLabel()
+        self.chat_heading.setObjectName("sideHeading")
         self.chat_list = QListWidget()
         self.chat_list.setWordWrap(True)
         self.chat_list.setMinimumHeight(160)
@@ -296,9 +298,11 @@ class DoctorPanel(QWidget):
         super().__init__()
         self.window_ = window
         self.heading = QLabel()
+        self.heading.setObjectName("sideHeading")
         self.summary = QLabel()
         self.summary.setWordWrap(True)
         self.notes_heading = QLabel()
+        self.notes_heading.setObjectName("sideHeading")
         self.notes = QPlainTextEdit()
         self.notes.setObjectName("notes")
         self.notes.setMaximumHeight(160)
@@ -419,8 +423,7 @@ class CallWindow(QMainWindow):
             self.stack.addWidget(page)
         self.setCentralWidget(self.stack)
         self.setWindowIcon(icon("clinicdesk"))
-        if link.role == "patient":
-            self.setStyleSheet(PATIENT_STYLE)
+        self.setStyleSheet(SIDE_HEADINGS + (PATIENT_STYLE if link.role == "patient" else ""))
         self.chat_lines: list[ChatLine] = []
         self.state = CallState.IDLE.value
         self.quality: str | None = None
