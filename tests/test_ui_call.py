@@ -290,3 +290,46 @@ def test_the_tour_draws_each_screen_of_each_side_in_both_languages(
             for language in ("en", "es"):
                 picture = QImage(str(out / f"call-{kind}-{screen}-{language}.png"))
                 assert (picture.width(), picture.height()) == size, (kind, screen, language)
+
+
+def test_recording_starts_only_after_both_allow_it(qtbot: Any, windows: Any, telehealth: Telehealth) -> None:
+    doctor, patient = windows
+    join_both(qtbot, doctor, patient)
+    wait_for(qtbot, lambda: doctor.call.remote.frames > 10)
+    qtbot.mouseClick(doctor.call.consent, Qt.MouseButton.LeftButton)
+    wait_for(qtbot, lambda: patient.consents["doctor"], 5)
+    assert patient.call.recording_label.text() == "Waiting for both to allow recording"
+    qtbot.wait(500)
+    assert not doctor.recording and not (telehealth.desk.store.data_dir / "recordings").exists()
+    qtbot.mouseClick(patient.call.consent, Qt.MouseButton.LeftButton)
+    wait_for(qtbot, lambda: doctor.recording, 10)
+    assert doctor.call.recording_label.text() == "Recording"
+    path = doctor.controller.session.recording_path
+    assert path is not None and path.parent == telehealth.desk.store.data_dir / "recordings"
+    qtbot.wait(1500)
+    qtbot.mouseClick(doctor.call.consent, Qt.MouseButton.LeftButton)  # withdrawn: the recording stops
+    wait_for(qtbot, lambda: not doctor.recording, 10)
+    assert doctor.call.recording_label.text() != "Recording"
+    assert path.exists() and path.stat().st_size > 10_000
+
+
+def test_after_a_crash_a_kiosk_window_opened_again_shows_the_chat_again(
+    qtbot: Any, windows: Any, telehealth: Telehealth, make_app: AppFactory
+) -> None:
+    doctor, patient = windows
+    join_both(qtbot, doctor, patient)
+    qtbot.keyClicks(patient.call.chat_input, "Can you hear me?")
+    qtbot.keyClick(patient.call.chat_input, Qt.Key.Key_Return)
+    wait_for(qtbot, lambda: doctor.call.chat_list.count() == 1)
+    link, ctx = patient.link, patient.ctx
+    patient.controller.loop.stop()  # the kiosk's media goes without a goodbye, as in a crash
+    patient.hide()
+    negotiations = doctor.controller.session.negotiations
+    again = open_call_window(ctx, link)
+    qtbot.addWidget(again)
+    qtbot.mouseClick(again.precall.join_button, Qt.MouseButton.LeftButton)
+    wait_for(qtbot, lambda: again.state == CallState.CONNECTED, 20)
+    assert doctor.controller.session.negotiations > negotiations  # a fresh connection to the new kiosk
+    wait_for(qtbot, lambda: again.call.chat_list.count() == 1, 10)  # sent back by the doctor's side
+    assert again.call.chat_list.item(0).text().endswith("Can you hear me?")
+    again.close()

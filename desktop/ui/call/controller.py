@@ -8,6 +8,7 @@ signals below.
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 from collections.abc import Callable
 from typing import Any
@@ -27,6 +28,8 @@ from desktop.media.session import (
     ChatLine,
 )
 from desktop.media.tracks import SharedSource
+
+log = logging.getLogger(__name__)
 
 __all__ = ["CallController", "CallLink", "CallState", "ChatLine", "synthetic_sources"]
 
@@ -129,14 +132,22 @@ class CallController(QObject):
         if not self._closed:
             self.loop.submit(self.session.end())
 
+    def _loop_alive(self) -> bool:
+        try:
+            self.loop.loop  # noqa: B018 -- raises when the loop has stopped
+        except RuntimeError:
+            log.warning("the call's media loop had stopped before the window closed")
+            return False
+        return True
+
     def close(self) -> None:
         """End the call, wait for it to clean up, close the sources and stop the loop."""
         if self._closed:
             return
         self._closed = True
         try:
-            self.loop.run(self.session.end(), timeout=10)
-            if self._run is not None:
+            if self._run is not None and not self._run.done() and self._loop_alive():
+                self.loop.run(self.session.end(), timeout=10)
                 self._run.result(timeout=15)
         finally:
             self._preview.cancel()
