@@ -333,3 +333,12 @@ def test_after_a_crash_a_kiosk_window_opened_again_shows_the_chat_again(
     wait_for(qtbot, lambda: again.call.chat_list.count() == 1, 10)  # sent back by the doctor's side
     assert again.call.chat_list.item(0).text().endswith("Can you hear me?")
     again.close()
+
+
+def test_clinic_call_says_what_it_needs(telehealth: Telehealth) -> None:
+    t = telehealth
+    desk = str(t.desk.store.data_dir)
+    offscreen = run_clinic("--data-dir", desk, "call", "APT-NOPE1")
+    assert offscreen.returncode == 2 and "there is no display here" in offscreen.stderr
+    unknown = run_clinic("--data-dir", desk, "call", "APT-NOPE1", "--tour", "/tmp/never")
+    assert unknown.returncode != 0 and "No appointment APT-NOPE1" in unknown.stderr
