@@ -94,7 +94,7 @@ def test_the_waiting_room_then_the_call_paints_frames(qtbot: Any, windows: Any) 
     doctor, patient = windows
     qtbot.mouseClick(patient.precall.join_button, Qt.MouseButton.LeftButton)
     wait_for(qtbot, lambda: patient.state == CallState.WAITING)
-    assert "Waiting for the other person" in patient.call.status.text()
+    assert "Waiting for the other person" in patient.call.overlay.text()
     assert patient.call.remote.frames == 0
     qtbot.mouseClick(doctor.precall.join_button, Qt.MouseButton.LeftButton)
     wait_for(qtbot, lambda: doctor.state == CallState.CONNECTED and patient.state == CallState.CONNECTED)

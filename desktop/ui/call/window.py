@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QCoreApplication, Qt, QTimer
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -214,6 +214,7 @@ class CallPage(QWidget):
         self.overlay.setStyleSheet("color: #ffffff; background: transparent; font-size: 30px;")
         self.local = VideoView(self.remote)  # the preview, small, in the far side's corner
         self.local.resize(200, 113)
+        self.remote.installEventFilter(self)  # the preview and the words follow the picture's size
         controller.remote.video.connect(self.remote.show_frame)
         controller.local.video.connect(self.local.show_frame)
 
@@ -236,7 +237,7 @@ class CallPage(QWidget):
         self.chat_heading.setObjectName("sideHeading")
         self.chat_list = QListWidget()
         self.chat_list.setWordWrap(True)
-        self.chat_list.setMinimumHeight(160)
+        self.chat_list.setMinimumHeight(120)
         self.typing_label = QLabel()
         self.typing_label.setProperty("role", "muted")
         self.chat_input = QLineEdit()
@@ -274,9 +275,10 @@ class CallPage(QWidget):
         layout.addLayout(middle, 1)
         layout.addLayout(controls)
 
-    def resizeEvent(self, event: Any) -> None:
-        super().resizeEvent(event)
-        self._place_preview()
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.remote and event.type() == QEvent.Type.Resize:
+            self._place_preview()
+        return False
 
     def _place_preview(self) -> None:
         self.overlay.setGeometry(self.remote.rect().adjusted(48, 48, -48, -48))
@@ -305,7 +307,7 @@ class DoctorPanel(QWidget):
         self.notes_heading.setObjectName("sideHeading")
         self.notes = QPlainTextEdit()
         self.notes.setObjectName("notes")
-        self.notes.setMaximumHeight(160)
+        self.notes.setMaximumHeight(120)
         self.save = _button("saveNotes", self.save_notes)
         self.saved = QLabel()
         self.saved.setProperty("role", "muted")
@@ -618,9 +620,10 @@ class CallWindow(QMainWindow):
         self.precall.translate_ui()
         self.ended.translate_ui()
         page = self.call
-        page.status.setText(state_text(self.state))
+        # While there is no picture the state is said in large words on it, not twice.
         waiting = self.state in (CallState.WAITING, CallState.CONNECTING, CallState.RECONNECTING)
         page.overlay.setText(state_text(self.state) if waiting else "")
+        page.status.setText("" if waiting else state_text(self.state))
         page.timer_label.setToolTip(QCoreApplication.translate("CallWindow", "How long the call has lasted"))
         page.timer_label.setAccessibleName(QCoreApplication.translate("CallWindow", "Call time"))
         if self.quality is not None:
