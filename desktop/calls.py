@@ -24,7 +24,15 @@ from desktop.domain.errors import InvalidInput, NotFound
 from desktop.domain.roles import Role
 from desktop.media.session import CallOptions, CallSources, ChatLine, ChatLog, ice_servers
 from desktop.media.signalling import MemoryRoom, SignallingFactory, WebSocketSignalling, calls_url
-from desktop.media.tracks import TestPatternTrack, ToneTrack, open_camera, open_microphone, shared
+from desktop.media.tracks import (
+    SharedSource,
+    TestPatternTrack,
+    ToneTrack,
+    open_camera,
+    open_microphone,
+    open_screen,
+    shared,
+)
 from desktop.services import audit, booking, consultations
 from desktop.services.common import KIOSK, Actor, get
 from desktop.settings import Settings
@@ -87,6 +95,11 @@ def synthetic_sources(tone: float = DOCTOR_TONE) -> CallSources:
     return CallSources(shared(TestPatternTrack(320, 240)), shared(ToneTrack(tone)))
 
 
+def synthetic_screen() -> SharedSource:
+    """The blue test pattern in place of a screen capture."""
+    return shared(TestPatternTrack(320, 240, style="screen"))
+
+
 def device_sources(settings: Settings) -> CallSources:
     """The camera and microphone of the settings; one that does not open is left out (receive-only
     for that kind, and the pre-call check says so)."""
@@ -112,6 +125,7 @@ class CallLink:
     consultation_id: str | None = None  # the doctor's side: the notes beside the video
     patient_id: str | None = None
     server_url: str | None = None  # for the pre-call check's "is the server reachable"
+    screen: Callable[[], SharedSource] = open_screen  # what "Share screen" sends (opened on the loop)
 
 
 def video_consultation(store: LocalStore, *, actor: Actor, appointment_id: str) -> str:
@@ -168,6 +182,7 @@ def call_link(
         options=options,
         patient_id=appointment.patient_id,
         server_url=url,
+        screen=open_screen if sources is None else synthetic_screen,  # a test call shares a test pattern
     )
     if doctor is not None:
         link.consultation_id = video_consultation(store, actor=doctor, appointment_id=appointment.id)

@@ -74,6 +74,7 @@ class CallController(QObject):
         self._preview = self.loop.submit(self._show_preview(self.sources.camera))
         self._meter = self.loop.submit(self._measure(self.sources.microphone))
         self._run: Any = None
+        self._screen: SharedSource | None = None
         self._closed = False
 
     @property
@@ -110,12 +111,25 @@ class CallController(QObject):
     def set_camera_off(self, off: bool) -> None:
         self._call(self.session.set_camera_off, off)
 
-    def share_screen(self, track_factory: Callable[[], Any] | None) -> None:
-        """Share (a track from `track_factory`, made on the loop), or stop sharing (None)."""
-        if track_factory is None:
-            self._call(self.session.stop_screen_share)
-        else:
-            self._call(lambda: self.session.start_screen_share(track_factory()))
+    def share_screen(self, on: bool) -> None:
+        """Send the screen (`link.screen`, opened on the loop) instead of the camera, or stop."""
+        self._call(self._start_sharing if on else self._stop_sharing)
+
+    def _start_sharing(self) -> None:
+        if self._screen is not None:
+            return
+        try:
+            self._screen = self.link.screen()
+        except OSError:  # no screen to capture here: the camera goes on
+            self.error.emit("screen_unavailable")
+            return
+        self.session.start_screen_share(self._screen.subscribe())
+
+    def _stop_sharing(self) -> None:
+        self.session.stop_screen_share()
+        screen, self._screen = self._screen, None
+        if screen is not None:
+            screen.close()
 
     def send_chat(self, text: str) -> None:
         if not self._closed:
@@ -152,7 +166,7 @@ class CallController(QObject):
         finally:
             self._preview.cancel()
             self._meter.cancel()
-            for source in (self.sources.camera, self.sources.microphone):
+            for source in (self.sources.camera, self.sources.microphone, self._screen):
                 if source is not None:
                     source.close()
             self.loop.stop()

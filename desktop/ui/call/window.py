@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.media.qt_sink import AudioOut
-from desktop.media.tracks import AUDIO_RATE, TestPatternTrack
+from desktop.media.tracks import AUDIO_RATE
 from desktop.services import consultations, patients
 from desktop.services.common import Actor
 from desktop.ui.call.controller import CallController, CallLink, CallState, ChatLine
@@ -405,14 +405,12 @@ class CallWindow(QMainWindow):
         link: CallLink,
         *,
         actor: Actor | None = None,
-        screen_track: Callable[[], Any] | None = None,
         server_check: Callable[[], bool] | None = None,
     ) -> None:
         super().__init__()
         self.ctx = ctx
         self.link = link
         self.actor = actor
-        self.screen_track = screen_track or (lambda: TestPatternTrack(320, 240, style="screen"))
         self.controller = CallController(link, self)
         self.connected_at: float | None = None
         self.confirm_box: QMessageBox | None = None
@@ -520,7 +518,7 @@ class CallWindow(QMainWindow):
         sharing = not self.call.share.property("sharing")
         self.call.share.setProperty("sharing", sharing)
         self.call.share.setChecked(sharing)
-        self.controller.share_screen(self.screen_track if sharing else None)
+        self.controller.share_screen(sharing)
         self.translate_ui()
 
     def toggle_consent(self) -> None:
@@ -712,10 +710,9 @@ def open_call_window(
     *,
     actor: Actor | None = None,
     server_check: Callable[[], bool] | None = None,
-    screen_track: Callable[[], Any] | None = None,
 ) -> CallWindow:
     """The one way to open a call: the window opens on its pre-call check; "Join" enters the call."""
-    window = CallWindow(ctx, link, actor=actor, server_check=server_check, screen_track=screen_track)
+    window = CallWindow(ctx, link, actor=actor, server_check=server_check)
     window.resize(1366, 768)
     window.show()
     return window
