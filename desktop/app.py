@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QLockFile
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import QLockFile, Qt
+from PySide6.QtWidgets import QApplication, QWidget
 
 from desktop.domain.errors import InvalidInput
 from desktop.logs import set_up_logging, stop_logging
@@ -143,6 +143,28 @@ def start(
         worker.start()
         closers.append(worker.stop)
     return App(qt, store, ctx, window, worker, closers)
+
+
+def run_window(
+    store: LocalStore,
+    settings: Settings,
+    mode: DeviceKind,
+    open_window: Callable[[UiContext], QWidget],
+    *,
+    language: str = "en",
+    theme: Theme | None = None,
+) -> int:
+    """A window of its own (the call window) on the app's machinery: one app per data dir, the
+    log, the theme, the language, the error hooks, the sync worker; the mode's main window stays
+    hidden. Returns when that window closes."""
+    app = start(store, settings, mode, language=language, theme=theme)
+    try:
+        window = open_window(app.ctx)
+        window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, False)
+        app.qt.setQuitOnLastWindowClosed(True)
+        return app.qt.exec()
+    finally:
+        app.close()
 
 
 def run(

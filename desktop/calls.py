@@ -8,17 +8,38 @@ The media layer (`desktop.media`) knows nothing of the database: the call window
   patient's, under the id the sender gave the line. A kiosk keeps no chat (SYNC.md): the
   patient's side shows the transcript the doctor's side sends on every (re)connection.
 - `consent_logger`: each side's consent to recording, as an audit event on that side's device.
+- `CallLink` / `call_link`: how this device reaches an appointment's call (its role, the signalling
+  room and token, what it sends, the chat log, the recording folder); the call window takes one.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
-from desktop.media.session import ChatLine
-from desktop.services import audit, consultations
-from desktop.services.common import Actor, get
+from sqlalchemy import select
+
+from desktop.domain.errors import InvalidInput, NotFound
+from desktop.domain.roles import Role
+from desktop.media.session import CallOptions, CallSources, ChatLine, ChatLog, ice_servers
+from desktop.media.signalling import MemoryRoom, SignallingFactory, WebSocketSignalling, calls_url
+from desktop.media.tracks import (
+    SharedSource,
+    TestPatternTrack,
+    ToneTrack,
+    open_camera,
+    open_microphone,
+    open_screen,
+    shared,
+)
+from desktop.services import audit, booking, consultations
+from desktop.services.common import KIOSK, Actor, get
+from desktop.settings import Settings
 from desktop.store.local import LocalStore
-from desktop.store.models import Appointment, ChatMessage
+from desktop.store.models import Appointment, ChatMessage, Consultation
+
+DOCTOR_TONE, PATIENT_TONE = 440.0, 660.0
 
 
 class ConsultationChat:
@@ -67,3 +88,139 @@ def consent_logger(store: LocalStore, *, actor: Actor, appointment_id: str) -> C
             )
 
     return log
+
+
+def synthetic_sources(tone: float = DOCTOR_TONE) -> CallSources:
+    """The moving test pattern and a tone: tests, the demo, the tour, a test call."""
+    return CallSources(shared(TestPatternTrack(320, 240)), shared(ToneTrack(tone)))
+
+
+def synthetic_screen() -> SharedSource:
+    """The blue test pattern in place of a screen capture."""
+    return shared(TestPatternTrack(320, 240, style="screen"))
+
+
+def device_sources(settings: Settings) -> CallSources:
+    """The camera and microphone of the settings; one that does not open is left out (receive-only
+    for that kind, and the pre-call check says so)."""
+    camera = microphone = None
+    with contextlib.suppress(OSError):
+        camera = open_camera(settings.camera)
+    with contextlib.suppress(OSError):
+        microphone = open_microphone(settings.microphone)
+    return CallSources(camera, microphone)
+
+
+@dataclass
+class CallLink:
+    """How one side reaches its call: its role, the signalling room, what it sends (made on the
+    media loop), where it keeps the chat (the doctor's desk) and the options."""
+
+    appointment_id: str
+    role: str  # doctor | patient
+    signalling: SignallingFactory
+    sources: Callable[[], CallSources] = CallSources
+    chat_log: ChatLog | None = None
+    options: CallOptions = field(default_factory=CallOptions)
+    consultation_id: str | None = None  # the doctor's side: the notes beside the video
+    patient_id: str | None = None
+    server_url: str | None = None  # for the pre-call check's "is the server reachable"
+    screen: Callable[[], SharedSource] = open_screen  # what "Share screen" sends (opened on the loop)
+
+
+def video_consultation(store: LocalStore, *, actor: Actor, appointment_id: str) -> str:
+    """The open video consultation of the appointment on this desk, opened if there is none."""
+    with store.unit_of_work() as uow:
+        found = uow.session.scalars(
+            select(Consultation.id).where(
+                Consultation.appointment_id == appointment_id,
+                Consultation.mode == "video",
+                Consultation.status == "open",
+            )
+        ).first()
+        if found is not None:
+            return found
+        appointment = get(uow.session, Appointment, appointment_id)
+        return consultations.start(
+            uow,
+            actor=actor,
+            clinician_id=appointment.clinician_id,
+            appointment_id=appointment_id,
+            mode="video",
+        ).id
+
+
+def call_link(
+    store: LocalStore,
+    settings: Settings,
+    code: str,
+    *,
+    token: Callable[[], str | None],
+    doctor: Actor | None = None,
+    sources: Callable[[], CallSources] | None = None,
+) -> CallLink:
+    """This device's side of the call of the appointment `code` (or id). A desk is the doctor's
+    side (`doctor` signed in, its session `token`): it keeps the chat and the notes, and records
+    with consent; a kiosk is the patient's side (`token`: the device's)."""
+    with store.reading() as session:
+        appointment = booking.find_by_code(session, code)
+        if appointment is None and (row := session.get(Appointment, code)) is not None:
+            appointment = booking.find_by_code(session, row.code)
+    if appointment is None:
+        raise NotFound(f"No appointment {code} on this device.")
+    url = settings.server_url if "server_url" in settings.model_fields_set else None
+    url = url or store.device().server_url
+    if not url:
+        raise InvalidInput("This device is not enrolled with a server: calls need one.", field="server_url")
+    signalling_url = calls_url(url, appointment.id)
+    options = CallOptions(ice_servers=ice_servers(settings.ice_servers))
+    link = CallLink(
+        appointment.id,
+        "doctor" if doctor is not None else "patient",
+        lambda: WebSocketSignalling(signalling_url, token),
+        sources=sources or (lambda: device_sources(settings)),
+        options=options,
+        patient_id=appointment.patient_id,
+        server_url=url,
+        screen=open_screen if sources is None else synthetic_screen,  # a test call shares a test pattern
+    )
+    if doctor is not None:
+        link.consultation_id = video_consultation(store, actor=doctor, appointment_id=appointment.id)
+        link.chat_log = ConsultationChat(store, actor=doctor, consultation_id=link.consultation_id)
+        options.recording_dir = store.data_dir / "recordings"
+    options.consent_log = consent_logger(store, actor=doctor or KIOSK, appointment_id=appointment.id)
+    return link
+
+
+def tour_links(
+    store: LocalStore, code: str, *, doctor: bool, tones: tuple[float, float] = (DOCTOR_TONE, PATIENT_TONE)
+) -> tuple[CallLink, CallLink, Actor | None]:
+    """For the tour: this device's side and a test peer, meeting in memory with the synthetic
+    sources; nothing is stored. On a desk the notes panel shows the appointment's open video
+    consultation, read as its doctor."""
+    with store.reading() as session:
+        appointment = booking.find_by_code(session, code)
+        if appointment is None and (row := session.get(Appointment, code)) is not None:
+            appointment = booking.find_by_code(session, row.code)
+        if appointment is None:
+            raise NotFound(f"No appointment {code} on this device.")
+        consultation_id = session.scalars(
+            select(Consultation.id).where(
+                Consultation.appointment_id == appointment.id,
+                Consultation.mode == "video",
+                Consultation.status == "open",
+            )
+        ).first()
+    room = MemoryRoom()
+    doctor_tone, patient_tone = tones
+    mine, theirs = ("doctor", "patient") if doctor else ("patient", "doctor")
+    tone = {"doctor": doctor_tone, "patient": patient_tone}
+    this = CallLink(appointment.id, mine, room.side(mine), sources=lambda: synthetic_sources(tone[mine]))
+    peer = CallLink(
+        appointment.id, theirs, room.side(theirs), sources=lambda: synthetic_sources(tone[theirs])
+    )
+    actor = None
+    if doctor and consultation_id is not None:
+        this.consultation_id, this.patient_id = consultation_id, appointment.patient_id
+        actor = Actor(Role.DOCTOR, user_id=appointment.clinician_id, name="tour")
+    return this, peer, actor

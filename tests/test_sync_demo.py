@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import re
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import select
 
 from desktop.cli import main
 from desktop.services import demo
+from desktop.store.local import LocalStore
+from desktop.store.models import ChatMessage
 
 
 @pytest.mark.slow
@@ -30,6 +34,15 @@ def test_without_a_display_the_demo_runs_headless_converges_and_draws_the_board(
     assert re.search(r"Desk: called A-\d{3} \(Room \d\), A-\d{3} \(Room \d\)", out)
     tour = sorted(p.name for p in (tmp_path / "demo" / "tour").glob("*.png"))
     assert "board-main-en-standard.png" in tour and "board-main-es-standard.png" in tour
+    # The video consultation: both call windows drawn from one real call through the local server,
+    # each screen in both languages; the chat of the call stored on the desk.
+    assert re.search(r"Desk: booked the video consultation APT-\w+ with Dr ", out)
+    for side in ("desk", "kiosk"):
+        for screen in ("precall", "waiting", "connected", "ended"):
+            assert {f"call-{side}-{screen}-en.png", f"call-{side}-{screen}-es.png"} <= set(tour)
+    with closing(LocalStore(tmp_path / "demo" / "desk")) as desk, desk.reading() as session:
+        bodies = set(session.scalars(select(ChatMessage.body)))
+    assert bodies == {"Good morning. Can you see and hear me?", "Yes, I can see you."}
     # Both devices hold exactly the server's rows at the end.
     assert out.count("identical to the server") == 2
     assert "DIFFERENT" not in out

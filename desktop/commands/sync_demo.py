@@ -31,6 +31,7 @@ from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from desktop.cli_support import Context, Subcommands, add_command
+from desktop.commands.call_demo import run_call_demo
 from desktop.domain.appointments import AppointmentType
 from desktop.domain.clock import HybridLogicalClock
 from desktop.domain.errors import InvalidInput
@@ -130,6 +131,14 @@ class TwoDeviceDemo:
             self.report(clinic_id)
             print("\n--- The waiting-room board joins; the doctors call their next patients. ---")
             self.device(self.board_dir, "board", "enroll", url, board_code, "--name", "Waiting-room board")
+            print("\n--- A video consultation: the doctor at the desk, the patient at the kiosk. ---")
+            run_call_demo(
+                self.desk_dir,
+                self.kiosk_dir,
+                window=window,
+                tour_dir=self.root / "tour",
+                sync=lambda folder, kind: self.device(folder, kind, "sync", "--once"),
+            )
             calling = DeskCalling(self.desk_dir)
             calling.call_next(2)
             self.device(self.desk_dir, "desk", "sync", "--once")

@@ -74,6 +74,14 @@ def microphone_level(device: str = "", seconds: float = MIC_SAMPLE_S) -> float:
     return 20 * math.log10(rms) if rms > 0 else -math.inf
 
 
+def server_answers(server_url: str, timeout: float = 3.0) -> bool:
+    """Whether the server's `/v1/health` answers 200 (the call window's pre-call check)."""
+    try:
+        return requests.get(f"{server_url}/v1/health", timeout=timeout).status_code == 200
+    except requests.RequestException:
+        return False
+
+
 def server_reachable(server_url: str | None, timeout: float = 3.0) -> str:
     if not server_url:
         return "No server is set (server_url): calls need one for signalling."
