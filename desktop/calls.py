@@ -130,7 +130,7 @@ class CallLink:
 
 def video_consultation(store: LocalStore, *, actor: Actor, appointment_id: str) -> str:
     """The open video consultation of the appointment on this desk, opened if there is none."""
-    with store.unit_of_work() as uow:
+    with store.unit_of_work(actor=actor) as uow:
         found = uow.session.scalars(
             select(Consultation.id).where(
                 Consultation.appointment_id == appointment_id,
