@@ -221,6 +221,18 @@ def test_an_appointment_outside_a_plausible_window_is_refused(
     refused(live_server, new_clinic, appointment, "data.starts_at")
 
 
+@pytest.mark.parametrize("field", ["clinician_id", "patient_id", "code"])
+def test_a_nul_in_an_id_or_code_the_server_looks_up_is_refused_not_a_500(
+    live_server: LiveServer, new_clinic: ClinicOnServer, field: str
+) -> None:
+    """The server looks up a booking's doctor, patient (whose clinic) and code (taken?) before the
+    field checks: on PostgreSQL a NUL in one of those lookups failed the whole push with a 500."""
+    patient, appointment = appointment_ops(new_clinic)
+    assert pushed(live_server, new_clinic, patient)[0]["status"] == "applied"
+    appointment["data"][field] = "A\x00"
+    refused(live_server, new_clinic, appointment, f"data.{field}")
+
+
 def clinic_update(server: LiveServer, clinic: ClinicOnServer, **data: Any) -> dict[str, Any]:
     row = server.row("clinic", clinic.clinic_id)
     assert row is not None
