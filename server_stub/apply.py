@@ -112,7 +112,13 @@ def push_together(conn: Connection, pushes: Pushes) -> list[PushResponse]:
     for op in ops:
         model = ENTITY_MODELS[op.entity]
         rows.setdefault(model, []).append(op.entity_id)
-        if model in CODED and op.base_version == 0 and isinstance(op.data.get("code"), str):
+        # A code with a NUL is refused by the field checks; PostgreSQL would fail the lookup.
+        if (
+            model in CODED
+            and op.base_version == 0
+            and isinstance(op.data.get("code"), str)
+            and "\x00" not in op.data["code"]
+        ):
             codes.setdefault(model, []).append(op.data["code"])
     existing = existing_rows(conn, rows, [op.op_id for op in ops], codes, clinic_id=first.clinic_id)
     seen: dict[str, dict[str, Any]] = {}

@@ -11,6 +11,7 @@ row of the op's clinic (clinics are sealed from each other). See docs/server.md,
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
@@ -23,7 +24,7 @@ from desktop.domain.appointments import AppointmentType, initial_status
 from desktop.domain.errors import NotAllowed
 from desktop.domain.roles import KIOSK_ACTOR, KIOSK_BOOKS, SYSTEM_ACTOR, Role, describe, may, op_permission
 from desktop.store.models import ENTITY_MODELS, Synced
-from desktop.sync.protocol import Op
+from desktop.sync.protocol import ID_PATTERN, Op
 from server_stub.db import one_of
 from server_stub.rows import RowWriter
 
@@ -138,6 +139,9 @@ def _initial_status(data: dict[str, Any]) -> str | None:
         return None  # an unknown kind is refused by validation
 
 
+_ID = re.compile(ID_PATTERN)
+
+
 @cache
 def _reference_fields(model: type[Synced]) -> tuple[tuple[str, str], ...]:
     """(field, entity it names) for every id of `model` that names another row, clinic_id aside
@@ -159,10 +163,12 @@ def _references(model: type[Synced], data: dict[str, Any]) -> list[tuple[str, st
         fields.append(("entity_id", named))
     if model.__entity__ == "chat_message":  # the doctor who wrote, or the patient
         fields.append(("sender_id", "clinician" if data.get("sender_role") == "doctor" else "patient"))
+    # Only ids in their exact shape are looked up: anything else names no row and is refused by
+    # the field checks (PostgreSQL would fail the whole push on a NUL in a looked-up text).
     return [
         (field, entity, value)
         for field, entity in fields
-        if isinstance(value := data.get(field), str) and value
+        if isinstance(value := data.get(field), str) and _ID.match(value)
     ]
 
 

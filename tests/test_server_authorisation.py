@@ -22,6 +22,7 @@ from desktop.domain.roles import Role
 from desktop.services import clinic as clinic_service
 from desktop.services.clinic import hash_password
 from desktop.services.common import Actor
+from desktop.store.types import utcnow
 from desktop.sync.protocol import ClinicianChanges, NewClinician
 from server_stub import admin
 from tests.fixtures.desk import desk, server  # noqa: F401  (fixtures)
@@ -33,6 +34,7 @@ from tests.fixtures.server import (  # noqa: F401  (fixtures)
     device_template,
     live_server,
     new_clinic,
+    now_hlc,
     patient_op,
     pull_all,
     push,
@@ -40,8 +42,6 @@ from tests.fixtures.server import (  # noqa: F401  (fixtures)
     tomorrow_at,
 )
 from tests.sync_support import Device, fast_client
-
-HLC = "1767225600000-0000-0190f2a4-7b1c-7d3e"
 
 
 def update_op(entity: str, row: dict[str, Any], actor: str, **data: Any) -> dict[str, Any]:
@@ -53,7 +53,7 @@ def update_op(entity: str, row: dict[str, Any], actor: str, **data: Any) -> dict
         "action": "update",
         "base_version": row["version"],
         "data": data,
-        "hlc": HLC,
+        "hlc": now_hlc(),
         "actor": actor,
     }
 
@@ -87,7 +87,7 @@ def appointment_op(
             "series_id": None,
             "booked_by": None,
         },
-        "hlc": HLC,
+        "hlc": now_hlc(),
         "actor": actor,
     }
 
@@ -146,7 +146,7 @@ def test_no_op_creates_a_staff_account(live_server: LiveServer, new_clinic: Clin
             "password_hash": hash_password("eve's own password"),
             "active": True,
         },
-        "hlc": HLC,
+        "hlc": now_hlc(),
         "actor": "system",
     }
     result = push(live_server, new_clinic.desk, [op])["results"][0]
@@ -235,7 +235,7 @@ def test_a_kiosk_acts_as_the_kiosk_only(live_server: LiveServer, new_clinic: Cli
             "started_at": tomorrow_at(9).isoformat(),
             "notes": "written at the kiosk",
         },
-        "hlc": HLC,
+        "hlc": now_hlc(),
         "actor": "kiosk",
     }
     ops = [update_op("patient", patient, "kiosk", allergies="none"), consultation]
@@ -253,7 +253,8 @@ def test_a_kiosk_acts_as_the_kiosk_only(live_server: LiveServer, new_clinic: Cli
         "entity": "chat_message",
         "entity_id": new_id(),
         "data": {"clinic_id": new_clinic.clinic_id, "consultation_id": new_id(), "sender_role": "doctor",
-                 "sender_id": new_clinic.doctor_id, "body": "Take twice the dose", "sent_at": HLC[:10]},
+                 "sender_id": new_clinic.doctor_id, "body": "Take twice the dose",
+                 "sent_at": utcnow().isoformat()},
     }  # fmt: skip
     result = push(live_server, kiosk, [as_the_doctor])["results"][0]
     assert (result["status"], result["field"]) == ("rejected", "data.sender_role")

@@ -222,7 +222,8 @@ def test_change_user_goes_through_the_same_rules_as_the_admin_routes(
     )
     for username, role in (("boss", "admin"), ("rita", "reception")):
         argv = ["add-user", "--db", db, "--username", username, "--name", username.title(), "--role", role]
-        assert run(capsys, *argv, "--password", "first password")[0] == 0
+        monkeypatch.setattr(sys, "stdin", io.StringIO("first password\n"))
+        assert run(capsys, *argv, "--password-stdin")[0] == 0
     monkeypatch.setattr(sys, "stdin", io.StringIO("second password\n"))
     code, out, _ = run(
         capsys, "change-user", "--db", db, "--username", "Rita", "--role", "nurse", "--password-stdin"

@@ -31,6 +31,7 @@ from tests.fixtures.server import (  # noqa: F401
     last_seq,
     live_server,
     new_clinic,
+    now_hlc,
     patient_op,
     pull_all,
     push,
@@ -66,11 +67,6 @@ def malformed(server: LiveServer, clinic: ClinicOnServer, field: str, **request:
 
 def desk_body(clinic: ClinicOnServer, *ops: dict[str, Any]) -> dict[str, Any]:
     return {"device_id": clinic.desk.device_id, "ops": list(ops)}
-
-
-def now_hlc(node: str, ahead: timedelta = timedelta(0)) -> str:
-    ms = int((datetime.now(UTC) + ahead).timestamp() * 1000)
-    return f"{ms:013d}-0000-{node}"
 
 
 # -- types, lengths, NUL, ids -------------------------------------------------------------------
@@ -139,6 +135,7 @@ def test_a_nul_character_inside_json_is_refused(live_server: LiveServer, new_cli
         "base_version": clinic["version"],
         "data": {"holidays": ["2026-12-25\x00"]},
         "hlc": now_hlc(new_clinic.desk.device_id),
+        "actor": new_clinic.admin_id,
     }
     refused(live_server, new_clinic, op, "data.holidays")
 
@@ -224,6 +221,18 @@ def test_an_appointment_outside_a_plausible_window_is_refused(
     refused(live_server, new_clinic, appointment, "data.starts_at")
 
 
+@pytest.mark.parametrize("field", ["clinician_id", "patient_id", "code"])
+def test_a_nul_in_an_id_or_code_the_server_looks_up_is_refused_not_a_500(
+    live_server: LiveServer, new_clinic: ClinicOnServer, field: str
+) -> None:
+    """The server looks up a booking's doctor, patient (whose clinic) and code (taken?) before the
+    field checks: on PostgreSQL a NUL in one of those lookups failed the whole push with a 500."""
+    patient, appointment = appointment_ops(new_clinic)
+    assert pushed(live_server, new_clinic, patient)[0]["status"] == "applied"
+    appointment["data"][field] = "A\x00"
+    refused(live_server, new_clinic, appointment, f"data.{field}")
+
+
 def clinic_update(server: LiveServer, clinic: ClinicOnServer, **data: Any) -> dict[str, Any]:
     row = server.row("clinic", clinic.clinic_id)
     assert row is not None
@@ -235,6 +244,7 @@ def clinic_update(server: LiveServer, clinic: ClinicOnServer, **data: Any) -> di
         "base_version": row["version"],
         "data": data,
         "hlc": now_hlc(clinic.desk.device_id),
+        "actor": clinic.admin_id,
     }
 
 
@@ -356,20 +366,23 @@ def test_a_stamp_within_the_margin_is_applied(live_server: LiveServer, new_clini
 def test_a_future_stamp_never_wins_a_later_merge(
     live_server: LiveServer, new_clinic: ClinicOnServer, device_store: Any
 ) -> None:
-    """A kiosk with a poisoned clock edits a patient; a desk's honest later edit of the same field keeps
-    its value (today the kiosk's far-future stamp won, and the desk's edit came back `merged` without it)."""
+    """A desk with a poisoned clock edits a patient; another desk's honest later edit of the same field
+    keeps its value (the poisoned desk's far-future stamp won, and the honest edit came back `merged`
+    without it). The poisoned device is a second desk: a kiosk may not edit patient details at all."""
     patient = patient_op(new_clinic.clinic_id)
     assert pushed(live_server, new_clinic, patient)[0]["status"] == "applied"
-    kiosk = live_server.enroll(new_clinic.clinic_id, "kiosk", name="Poisoned kiosk")
+    poisoned_desk = live_server.enroll(new_clinic.clinic_id, "desk", name="Poisoned desk")
     poisoned = {
         **patient,
         "op_id": new_id(),
         "action": "update",
         "base_version": 1,
-        "data": {"address": "Kiosk Street 9"},
-        "hlc": f"9999999999999-9999-{kiosk.device_id}",
+        "data": {"address": "Poisoned Street 9"},
+        "hlc": f"9999999999999-9999-{poisoned_desk.device_id}",
+        "actor": new_clinic.doctor_id,
     }
-    assert push(live_server, kiosk, [poisoned])["results"][0]["status"] == "rejected"
+    (result,) = push(live_server, poisoned_desk, [poisoned])["results"]
+    assert (result["status"], result["field"]) == ("rejected", "hlc"), result
     honest = {
         **poisoned,
         "op_id": new_id(),
@@ -456,6 +469,7 @@ def test_hours_made_without_their_optional_fields_get_the_defaults(
             "end_time": "06:00:00",
         },
         "hlc": now_hlc(new_clinic.desk.device_id),
+        "actor": new_clinic.admin_id,
     }
     assert pushed(live_server, new_clinic, op)[0]["status"] == "applied"
     assert (live_server.row("availability", op["entity_id"]) or {})["slot_minutes"] == 15

@@ -86,6 +86,7 @@ def poison(server: LiveServer, clinic_id: str, kiosk: Any) -> list[int]:
             "base_version": clinic["version"],
             "data": {"timezone": "Nowhere/Nope"},
             "hlc": f"{now_ms:013d}-0000-{node}",
+            "actor": "kiosk",  # a kiosk device acts only as the kiosk
         },
         patient_op(clinic_id, hlc=f"{now_ms:013d}-0001-{node}", full_name="Null\x00Byte"),
         patient_op(clinic_id, hlc=f"{now_ms:013d}-0002-{node}", colour="x" * 200_000),

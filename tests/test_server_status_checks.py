@@ -40,6 +40,7 @@ def waitlist_op(clinic: ClinicOnServer, patient_id: str, status: str) -> dict[st
             "deleted": False,
         },
         "hlc": "1767225600001-0000-0190f2a4-7b1c-7d3e-8f00-123456789abc",
+        "actor": clinic.doctor_id,
     }
 
 

@@ -163,7 +163,7 @@ def test_every_pulled_page_announces_its_rows_on_the_change_feed(
 def test_a_devices_own_edits_before_its_first_sync_are_applied_not_counted_as_merges(
     desk: Device, make_device: MakeDevice
 ) -> None:
-    kiosk = make_device("kiosk", "kiosk")
+    kiosk = make_device("desk", "kiosk")  # a second desk (a kiosk may not edit a patient's details)
     kiosk.sync()
     patient_id = register(kiosk, "Maria Lopez")
     for address in ("1 Main St", "2 Main St", "3 Main St"):  # all on version 0: never synced yet
