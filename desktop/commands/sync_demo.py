@@ -17,6 +17,7 @@ morning (`demo.live_demo_zone`), so that it looks right at whatever hour it is r
 from __future__ import annotations
 
 import argparse
+import itertools
 import random
 import tempfile
 import threading
@@ -365,7 +366,8 @@ class DeskCalling:
         self._thread: threading.Thread | None = None
 
     def call_next(self, count: int, store: LocalStore | None = None) -> list[str]:
-        """Call the next patient of `count` doctors who have someone waiting; their tokens."""
+        """Call `count` waiting patients, one per doctor who has someone waiting, and round again
+        when fewer doctors than that have (at some minutes of the demo morning only one does)."""
         own = store is None
         store = store or LocalStore(self.desk_dir)
         try:
@@ -379,7 +381,7 @@ class DeskCalling:
                 )
             self.rng.shuffle(doctors)
             called: list[str] = []
-            for doctor in doctors:
+            for doctor in itertools.chain.from_iterable(itertools.repeat(doctors, count)):
                 actor = Actor(Role.DOCTOR, user_id=doctor.id, name=doctor.name)
                 with store.unit_of_work(actor=actor) as uow:
                     token = queue.call_next(uow, actor=actor, clinician_id=doctor.id, room=doctor.room)
