@@ -34,7 +34,7 @@ from desktop.media.tracks import (
     shared,
 )
 from desktop.services import audit, booking, consultations
-from desktop.services.common import KIOSK, Actor, get
+from desktop.services.common import KIOSK, Actor, current_clinic, get
 from desktop.settings import Settings
 from desktop.store.local import LocalStore
 from desktop.store.models import Appointment, ChatMessage, Consultation
@@ -125,6 +125,7 @@ class CallLink:
     consultation_id: str | None = None  # the doctor's side: the notes beside the video
     patient_id: str | None = None
     server_url: str | None = None  # for the pre-call check's "is the server reachable"
+    timezone: str = "UTC"  # the clinic's: chat times are shown in it, never in UTC
     screen: Callable[[], SharedSource] = open_screen  # what "Share screen" sends (opened on the loop)
 
 
@@ -166,6 +167,7 @@ def call_link(
         appointment = booking.find_by_code(session, code)
         if appointment is None and (row := session.get(Appointment, code)) is not None:
             appointment = booking.find_by_code(session, row.code)
+        zone = current_clinic(session).timezone
     if appointment is None:
         raise NotFound(f"No appointment {code} on this device.")
     url = settings.server_url if "server_url" in settings.model_fields_set else None
@@ -182,6 +184,7 @@ def call_link(
         options=options,
         patient_id=appointment.patient_id,
         server_url=url,
+        timezone=zone,
         screen=open_screen if sources is None else synthetic_screen,  # a test call shares a test pattern
     )
     if doctor is not None:
@@ -211,13 +214,20 @@ def tour_links(
                 Consultation.status == "open",
             )
         ).first()
+        zone = current_clinic(session).timezone
     room = MemoryRoom()
     doctor_tone, patient_tone = tones
     mine, theirs = ("doctor", "patient") if doctor else ("patient", "doctor")
     tone = {"doctor": doctor_tone, "patient": patient_tone}
-    this = CallLink(appointment.id, mine, room.side(mine), sources=lambda: synthetic_sources(tone[mine]))
+    this = CallLink(
+        appointment.id, mine, room.side(mine), sources=lambda: synthetic_sources(tone[mine]), timezone=zone
+    )
     peer = CallLink(
-        appointment.id, theirs, room.side(theirs), sources=lambda: synthetic_sources(tone[theirs])
+        appointment.id,
+        theirs,
+        room.side(theirs),
+        sources=lambda: synthetic_sources(tone[theirs]),
+        timezone=zone,
     )
     actor = None
     if doctor and consultation_id is not None:

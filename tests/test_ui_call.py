@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from PySide6.QtCore import QCoreApplication, Qt
@@ -18,6 +19,7 @@ from sqlalchemy import select
 
 from desktop.app import App
 from desktop.calls import call_link, synthetic_sources
+from desktop.services.common import current_clinic
 from desktop.settings import load_settings
 from desktop.store.models import Appointment, ChatMessage
 from desktop.sync.client import SyncClient
@@ -188,6 +190,13 @@ def test_chat_typed_in_one_window_appears_in_the_other_and_is_stored(
     with telehealth.desk.store.reading() as session:
         bodies = [m.body for m in session.scalars(select(ChatMessage).order_by(ChatMessage.sent_at))]
     assert bodies == ["I have a headache", "Since when?"]
+    # Times in the clinic's zone (Europe/Berlin here), not this machine's (UTC here) nor UTC.
+    with telehealth.desk.store.reading() as session:
+        first = session.scalars(select(ChatMessage).order_by(ChatMessage.sent_at)).first()
+        zone = ZoneInfo(current_clinic(session).timezone)
+    assert first is not None
+    shown = f"({first.sent_at.astimezone(zone):%H:%M})"
+    assert shown in patient.call.chat_list.item(0).text() and shown in doctor.call.chat_list.item(0).text()
 
 
 def test_the_doctor_sees_the_summary_and_saves_notes(

@@ -12,6 +12,7 @@ import math
 import time
 from collections.abc import Callable
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, QTimer
@@ -578,7 +579,7 @@ class CallWindow(QMainWindow):
                 if line.role == self.controller.role
                 else role_text(line.role)
             )
-            local = line.sent_at.astimezone()
+            local = line.sent_at.astimezone(ZoneInfo(self.link.timezone))
             self.call.chat_list.addItem(f"{who} ({local:%H:%M}): {line.body}")
         self.call.chat_list.scrollToBottom()
 
