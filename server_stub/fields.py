@@ -220,6 +220,10 @@ def _json(hint: Any) -> Check:
                 raise ValueError(f"must be {_described(hint)}") from exc
         if _has_nul(value):
             raise ValueError("contains a NUL character")
+        try:  # what is stored is pulled by every device: it must stay JSON the server can write
+            orjson.dumps(value)
+        except orjson.JSONEncodeError:  # an integer past 64 bits
+            raise ValueError("holds a number too large to store") from None
         return value
 
     return check
