@@ -112,14 +112,17 @@ def push_together(conn: Connection, pushes: Pushes) -> list[PushResponse]:
     for op in ops:
         model = ENTITY_MODELS[op.entity]
         rows.setdefault(model, []).append(op.entity_id)
-        # A code with a NUL is refused by the field checks; PostgreSQL would fail the lookup.
+        # A code with a NUL or longer than its column is refused by the field checks; PostgreSQL
+        # would fail the lookup (the codes are asked as an array of the column's type).
+        code = op.data.get("code")
         if (
             model in CODED
             and op.base_version == 0
-            and isinstance(op.data.get("code"), str)
-            and "\x00" not in op.data["code"]
+            and isinstance(code, str)
+            and "\x00" not in code
+            and len(code) <= model.__table__.c.code.type.length
         ):
-            codes.setdefault(model, []).append(op.data["code"])
+            codes.setdefault(model, []).append(code)
     existing = existing_rows(conn, rows, [op.op_id for op in ops], codes, clinic_id=first.clinic_id)
     seen: dict[str, dict[str, Any]] = {}
     if existing.answered:  # a push sent again
