@@ -393,7 +393,8 @@ def _new_code_if_taken(writer: RowWriter, model: type[Synced], row: dict[str, An
     if model not in CODED or not writer.code_taken(model, row["code"]):
         return None
     ours = row["code"]
-    prefix = ours.partition("-")[0]
+    # The device's prefix (PAT, APT, RX), cut so that the new code fits its column whatever was sent.
+    prefix = ours.partition("-")[0][: model.__table__.c.code.type.length - 6]
     while writer.code_taken(model, row["code"]):
         row["code"] = human_code(prefix)
     return writer.log_conflict(
