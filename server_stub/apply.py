@@ -29,7 +29,6 @@ from desktop.domain.ids import human_code, new_id
 from desktop.domain.patients import check_birth_date, clean_name, name_key
 from desktop.domain.prescriptions import PrescriptionStatus, validate_medicines
 from desktop.domain.reminders import STATUS_PRECEDENCE as REMINDER_PRECEDENCE
-from desktop.domain.staff import STAFF_ROLES
 from desktop.store.codec import data_fields, encode
 from desktop.store.models import (
     APPEND_ONLY,
@@ -554,9 +553,6 @@ def _validate(
                 raise Rejected("An issued prescription cannot be changed; issue a correction.", "data")
         if "medicines" in touched:
             row["medicines"] = validate_medicines(row["medicines"])
-    elif entity == "clinician":
-        if row.get("role") not in {r.value for r in STAFF_ROLES}:
-            raise Rejected("Unknown staff role.", "data.role")
     elif (
         entity == "availability"
         and row.get("start_time") is not None
